@@ -1,0 +1,131 @@
+/*
+ * classify: human or automated, for every open and click, with the agent and the
+ * reasons. Two levels:
+ *
+ *  - per event: classify_event() weighs the User-Agent, the client address (published
+ *    ranges: Apple Private Relay, Google, Microsoft Exchange/EOP, cloud space, ...),
+ *    the method, speculative-load headers, the time since sending and the mailbox
+ *    provider. Pure; no I/O; safe to call from any thread on a loaded rule set.
+ *  - per message: classify_message() is a pure function of all events of one message
+ *    (bursts, honeypot hits, gateway clicks before any human open, a later human
+ *    event upgrading the message) and the rules version. It is re-run whenever a
+ *    message gains an event and by `trueopen reclassify`.
+ *
+ * Rule data is loaded from a directory (data/rules/ by default) and never changes
+ * after loading; a reload builds a new set and swaps it in.
+ */
+#ifndef TO_CLASSIFY_H
+#define TO_CLASSIFY_H
+
+#include "util/util.h"
+
+/* Stable reason codes (docs/reasons.md). The string is what is stored and shown. */
+#define CLASSIFY_REASON_MAP(X)                                                             \
+    X(UA_HUMAN_CLIENT, "ua_human_client")                                                  \
+    X(UA_MPP, "ua_mpp")                                                                    \
+    X(IP_APPLE_RELAY, "ip_apple_relay")                                                    \
+    X(UA_GOOGLE_IMAGE_PROXY, "ua_google_image_proxy")                                      \
+    X(UA_GMAIL_PREFETCH, "ua_gmail_prefetch")                                              \
+    X(IP_GOOGLE, "ip_google")                                                              \
+    X(IP_GOOGLE_CRAWLER, "ip_google_crawler")                                              \
+    X(IP_MICROSOFT_EOP, "ip_microsoft_eop")                                                \
+    X(IP_CLOUD, "ip_cloud")                                                                \
+    X(IP_BING, "ip_bing")                                                                  \
+    X(IP_OPERATOR, "ip_operator")                                                          \
+    X(UA_BOT, "ua_bot")                                                                    \
+    X(UA_SCANNER, "ua_scanner")                                                            \
+    X(UA_PREVIEW, "ua_preview")                                                            \
+    X(UA_LIBRARY, "ua_library")                                                            \
+    X(UA_HEADLESS, "ua_headless")                                                          \
+    X(UA_EMPTY, "ua_empty")                                                                \
+    X(UA_OPERATOR, "ua_operator")                                                          \
+    X(METHOD_HEAD, "method_head")                                                          \
+    X(HDR_PREFETCH, "hdr_prefetch")                                                        \
+    X(EARLY_AFTER_SEND, "early_after_send")                                                \
+    X(PROVIDER_GATEWAY, "provider_gateway")                                                \
+    X(HONEYPOT, "honeypot")                                                                \
+    X(MSG_CLICK_BURST, "msg_click_burst")                                                  \
+    X(MSG_ALL_LINKS, "msg_all_links")                                                      \
+    X(MSG_NEAR_HONEYPOT, "msg_near_honeypot")                                              \
+    X(MSG_GATEWAY_BEFORE_OPEN, "msg_gateway_before_open")                                  \
+    X(MSG_HUMAN_UPGRADE, "msg_human_upgrade")                                              \
+    X(OVERRIDE, "override")                                                                \
+    X(NO_SIGNAL, "no_signal")
+
+typedef enum {
+#define CLASSIFY_X(name, str) CLASSIFY_R_##name,
+    CLASSIFY_REASON_MAP(CLASSIFY_X)
+#undef CLASSIFY_X
+        CLASSIFY_R__COUNT
+} classify_reason_t;
+
+#define CLASSIFY_BIT(r) ((uint64_t)1 << (r))
+
+typedef enum { CLASSIFY_HUMAN = 0, CLASSIFY_AUTOMATED = 1 } classify_verdict_t;
+typedef enum { CLASSIFY_CERTAIN = 0, CLASSIFY_PROBABLE = 1 } classify_certainty_t;
+
+/* Appends reason codes as "a,b,c" (in code order). */
+void classify_reasons_text(uint64_t reasons, buf_t *out);
+/* Parses "a,b,c" back to a mask; unknown codes are ignored. */
+uint64_t classify_reasons_parse(slice_t text);
+
+typedef struct {
+    char route;  /* 'o' open, 'c' click, 'h' honeypot */
+    bool head;   /* HEAD request */
+    slice_t ip;  /* text form, v4 or v6 */
+    slice_t ua;
+    slice_t sec_purpose, purpose, x_purpose, x_moz, accept, accept_language, referer, via, from;
+    int64_t seconds_since_send; /* <0 when unknown */
+    uint8_t provider;           /* token_provider_t code */
+} classify_input_t;
+
+typedef struct {
+    uint8_t verdict;   /* classify_verdict_t */
+    uint8_t certainty; /* classify_certainty_t */
+    bool via_proxy;    /* a person behind an image proxy (Gmail's) */
+    const char *agent; /* static string: "apple_mpp", "gmail_proxy", "safe_links", ... */
+    uint64_t reasons;  /* CLASSIFY_BIT() mask */
+    /* Signals the message level needs. */
+    bool datacenter; /* gateway or cloud address (weaker evidence for clicks) */
+} classify_result_t;
+
+typedef struct classify_rules classify_rules_t;
+
+/* Loads every rule file in dir; on error fills err (file and line) and returns
+ * TO_EPARSE or TO_ENOTFOUND. */
+int classify_rules_load(const char *dir, classify_rules_t **out, char *err, size_t errlen);
+void classify_rules_free(classify_rules_t *r);
+/* The rules version: changes whenever the loaded rule data or the code's rules change. */
+uint32_t classify_rules_version(const classify_rules_t *r);
+
+void classify_event(const classify_rules_t *r, const classify_input_t *in,
+                    classify_result_t *out);
+
+/* ---- message level ---------------------------------------------------------------- */
+
+typedef struct {
+    int64_t ts_us;
+    char route;        /* 'o', 'c', 'h' */
+    uint32_t link;     /* link index for clicks */
+    int64_t seconds_since_send;
+    uint8_t verdict;   /* per-event verdict, in */
+    bool datacenter;   /* per-event signal, in */
+    const char *agent; /* per-event agent, in */
+    /* out: the verdict after message-level evidence, and the reasons it adds */
+    uint8_t final_verdict;
+    uint64_t final_reasons;
+} classify_msg_event_t;
+
+typedef struct {
+    int64_t burst_window_ms;    /* default 1000 */
+    int64_t honeypot_window_ms; /* default 30000 */
+    int64_t gateway_window_s;   /* default 300: "first minutes after sending" */
+    uint32_t link_count;        /* tracked links in the message (0: unknown) */
+} classify_msg_opts_t;
+
+/* evs sorted by ts_us. Fills final_verdict and final_reasons of every event. */
+void classify_message(const classify_msg_opts_t *o, classify_msg_event_t *evs, size_t n);
+
+extern const cfg_def_t classify_cfg[];
+
+#endif

@@ -1,0 +1,36 @@
+/*
+ * cli: main(), subcommands and their flags. No logic a test would want lives here:
+ * each subcommand parses its flags into a config_t and calls a module.
+ *
+ * Exit codes: 0 success, 1 failure (the message says why), 2 usage error.
+ */
+#ifndef TO_CLI_H
+#define TO_CLI_H
+
+#include "util/util.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand */
+    const char *usage;
+} cli_cmd_t;
+
+/*
+ * Parses argv[1..] against tables (util_cfg is added), exits 2 with the error on a
+ * bad flag or a missing required setting. Positional arguments go to pos.
+ */
+config_t *cli_config(int argc, char **argv, const cfg_def_t *const *tables, const char **pos,
+                     int max_pos, int *npos);
+/* Every settings table of every module, for config check/dump/docs. */
+const cfg_def_t *const *cli_all_tables(void);
+/* Prints usage for a command to stderr and returns 2. */
+int cli_usage(const char *cmd);
+
+int cmd_config(int argc, char **argv);
+int cmd_keys(int argc, char **argv);
+int cmd_token(int argc, char **argv);
+
+extern const cfg_def_t cli_keys_cfg[];
+extern const cfg_def_t cli_token_cfg[];
+
+#endif

@@ -1,0 +1,73 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const cli_cmd_t commands[] = {
+    {"config", cmd_config, "config check FILE | config dump [--config FILE] | config docs"},
+    {"keys", cmd_keys, "keys new|list|retire --keys PATH [ID]"},
+    {"token", cmd_token,
+     "token seal --keys PATH --account A --campaign C --message M --recipient R [--link URL] "
+     "[--link-index N] [--sent-at UNIX] [--provider NAME] | token open --keys PATH TOKEN"},
+};
+
+static const cfg_def_t *const all_tables[] = {
+    util_cfg,
+    cli_keys_cfg,
+    cli_token_cfg,
+    NULL,
+};
+
+const cfg_def_t *const *cli_all_tables(void)
+{
+    return all_tables;
+}
+
+int cli_usage(const char *cmd)
+{
+    for (size_t i = 0; i < TO_ARRAY_LEN(commands); i++)
+        if (!cmd || !strcmp(commands[i].name, cmd))
+            fprintf(stderr, "usage: trueopen %s\n", commands[i].usage);
+    return 2;
+}
+
+config_t *cli_config(int argc, char **argv, const cfg_def_t *const *tables, const char **pos,
+                     int max_pos, int *npos)
+{
+    const cfg_def_t *t[32];
+    size_t n = 0;
+    t[n++] = util_cfg;
+    for (size_t i = 0; tables && tables[i] && n < TO_ARRAY_LEN(t) - 1; i++) t[n++] = tables[i];
+    t[n] = NULL;
+    config_t *c = config_new(t);
+    char err[512];
+    int np = 0;
+    const char *dummy[1];
+    if (config_parse_args(c, argc - 1, argv + 1, pos ? pos : dummy, pos ? max_pos : 0, &np, err,
+                          sizeof(err)) != 0 ||
+        config_check_required(c, err, sizeof(err)) != 0) {
+        fprintf(stderr, "trueopen %s: %s\n", argv[0], err);
+        config_free(c);
+        cli_usage(argv[0]);
+        exit(2);
+    }
+    if (npos) *npos = np;
+    util_apply_config(c);
+    return c;
+}
+
+int main(int argc, char **argv)
+{
+    log_set_output(2, "trueopen");
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+        fprintf(stderr, "trueopen: email engagement tracking that tells people from machines\n");
+        cli_usage(NULL);
+        return argc < 2 ? 2 : 0;
+    }
+    for (size_t i = 0; i < TO_ARRAY_LEN(commands); i++)
+        if (!strcmp(commands[i].name, argv[1])) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "trueopen: unknown command '%s'\n", argv[1]);
+    cli_usage(NULL);
+    return 2;
+}

@@ -1,0 +1,60 @@
+/*
+ * http: the tracking server. Listens, parses HTTP/1.1 requests (keep-alive, with
+ * limits on head size, header count, URL length, idle and header timeouts), answers
+ * the routes, and hands each event to a sink. It never blocks on disk or the store.
+ *
+ * Routes:
+ *   GET|HEAD /o/<token>[.gif]  43-byte transparent GIF, no-cache; recorded as an open
+ *   GET|HEAD /c/<token>        302 to the sealed URL; 404 with a short page when the
+ *                              token does not open (never an open redirect)
+ *   GET|HEAD /h/<token>        the honeypot: recorded, answered 204
+ *   GET /healthz, GET /metrics (Prometheus text, series trueopen_*)
+ * A token that does not open records nothing; /o/ still gets the GIF.
+ *
+ * Durability: a tracking response is written only after the sink reports that the
+ * event is committed (done(arg, 0)); when the sink refuses (TO_EFULL) the response is
+ * sent at once, the refusal is counted in /metrics and logged at a limited rate.
+ */
+#ifndef TO_HTTP_H
+#define TO_HTTP_H
+
+#include "token/token.h"
+#include "util/util.h"
+
+/* Bounds on the header values copied into an event (longer values are cut). */
+#define HTTP_UA_MAX     512
+#define HTTP_HEADER_MAX 256
+
+typedef enum { HTTP_ROUTE_OPEN = 'o', HTTP_ROUTE_CLICK = 'c', HTTP_ROUTE_HONEYPOT = 'h' } http_route_t;
+
+/*
+ * One observed request, as the tracking server saw it. All slices point into memory
+ * that is valid only during http_sink_t.submit: the sink copies what it keeps.
+ */
+typedef struct {
+    int64_t ts_us; /* when the request arrived */
+    char route;    /* http_route_t */
+    bool head;     /* HEAD (answered like GET) */
+    token_fields_t tok; /* the opened token; tok.url is the destination for clicks */
+    slice_t ip;         /* client address, text (peer, or X-Forwarded-For via a trusted proxy) */
+    slice_t ua;         /* User-Agent, at most HTTP_UA_MAX */
+    /* Headers that matter for classification, each at most HTTP_HEADER_MAX. */
+    slice_t sec_purpose, purpose, x_purpose, x_moz, accept, accept_language, referer, via, from,
+        dnt, sec_gpc;
+} http_event_t;
+
+/* Called once per accepted event, from another thread, when its batch is committed
+ * (status 0) or failed (a negative TO_E* code; the response is sent anyway). */
+typedef void (*http_done_fn)(void *arg, int status);
+
+typedef struct http_sink {
+    /* Copies ev and queues it. Returns 0 (done will be called later) or TO_EFULL
+     * (refused, done will not be called). Safe to call from several threads. */
+    int (*submit)(struct http_sink *s, const http_event_t *ev, http_done_fn done, void *arg);
+    /* Appends the sink's own Prometheus series (queue depth, commits, ...) to out. */
+    void (*metrics)(struct http_sink *s, buf_t *out);
+} http_sink_t;
+
+extern const cfg_def_t http_cfg[];
+
+#endif

@@ -1,0 +1,113 @@
+#include "util/util.h"
+
+static const char b64u[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+void b64url_encode(buf_t *out, const void *src, size_t n)
+{
+    const uint8_t *p = src;
+    buf_reserve(out, (n + 2) / 3 * 4);
+    char *o = out->p + out->len;
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+        *o++ = b64u[v >> 18];
+        *o++ = b64u[(v >> 12) & 63];
+        *o++ = b64u[(v >> 6) & 63];
+        *o++ = b64u[v & 63];
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        *o++ = b64u[v >> 18];
+        *o++ = b64u[(v >> 12) & 63];
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+        *o++ = b64u[v >> 18];
+        *o++ = b64u[(v >> 12) & 63];
+        *o++ = b64u[(v >> 6) & 63];
+    }
+    out->len = (size_t)(o - out->p);
+    out->p[out->len] = 0;
+}
+
+static int b64u_val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '-') return 62;
+    if (c == '_') return 63;
+    return -1;
+}
+
+size_t b64url_decoded_max(size_t n)
+{
+    return n / 4 * 3 + 3;
+}
+
+bool b64url_decode(slice_t in, uint8_t *out, size_t *out_len)
+{
+    if (in.len % 4 == 1) return false;
+    size_t o = 0, i = 0;
+    for (; i + 4 <= in.len; i += 4) {
+        int a = b64u_val((unsigned char)in.p[i]), b = b64u_val((unsigned char)in.p[i + 1]),
+            c = b64u_val((unsigned char)in.p[i + 2]), d = b64u_val((unsigned char)in.p[i + 3]);
+        if ((a | b | c | d) < 0) return false;
+        uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
+        out[o++] = (uint8_t)(v >> 16);
+        out[o++] = (uint8_t)(v >> 8);
+        out[o++] = (uint8_t)v;
+    }
+    size_t rest = in.len - i;
+    if (rest) {
+        int a = b64u_val((unsigned char)in.p[i]), b = b64u_val((unsigned char)in.p[i + 1]);
+        int c = rest == 3 ? b64u_val((unsigned char)in.p[i + 2]) : 0;
+        if ((a | b | c) < 0) return false;
+        uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6;
+        /* Reject non-canonical trailing bits so one token has one spelling. */
+        if (rest == 2 && (v & 0xffff)) return false;
+        if (rest == 3 && (v & 0xff)) return false;
+        out[o++] = (uint8_t)(v >> 16);
+        if (rest == 3) out[o++] = (uint8_t)(v >> 8);
+    }
+    *out_len = o;
+    return true;
+}
+
+void hex_encode(buf_t *out, const void *src, size_t n)
+{
+    static const char hx[] = "0123456789abcdef";
+    const uint8_t *p = src;
+    buf_reserve(out, n * 2);
+    for (size_t i = 0; i < n; i++) {
+        out->p[out->len++] = hx[p[i] >> 4];
+        out->p[out->len++] = hx[p[i] & 15];
+    }
+    out->p[out->len] = 0;
+}
+
+size_t varint_put(uint8_t *out, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    return n;
+}
+
+size_t varint_get(const uint8_t *p, size_t n, uint64_t *out)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < n && i < 10; i++) {
+        uint64_t b = p[i] & 0x7f;
+        if (i == 9 && p[i] > 1) return 0; /* past 64 bits */
+        v |= b << (7 * i);
+        if (!(p[i] & 0x80)) {
+            if (i > 0 && p[i] == 0) return 0; /* overlong */
+            *out = v;
+            return i + 1;
+        }
+    }
+    return 0;
+}
