@@ -23,8 +23,8 @@ int cmd_keys(int argc, char **argv)
     int rc = 0;
     if (!strcmp(sub, "new") && np == 0) {
         unsigned id;
-        rc = token_ring_add_key(path, &rand_system, clock_now_us(&clock_system) / 1000000, &id,
-                                err, sizeof(err));
+        rc = token_ring_add_key(path, &rand_system, clock_now_us(&clock_system) / 1000000, &id, err,
+                                sizeof(err));
         if (rc == 0) printf("key %u added to %s\n", id, path);
     } else if (!strcmp(sub, "list") && np == 0) {
         token_ring_t *r;

@@ -45,8 +45,8 @@ int cmd_token(int argc, char **argv)
         const char *url = config_str(c, "link");
         f.url = url ? slice_cstr(url) : SLICE_NULL;
         f.link = (uint32_t)(config_is_set(c, "link_index") ? config_int(c, "link_index")
-                            : url                           ? 1
-                                                            : 0);
+                            : url                          ? 1
+                                                           : 0);
         int p = token_provider_code(config_str(c, "provider"));
         if (p < 0) {
             fprintf(stderr, "trueopen token seal: unknown provider '%s'\n",
@@ -55,8 +55,10 @@ int cmd_token(int argc, char **argv)
         } else {
             f.provider = (uint8_t)p;
             rc = token_seal(r, &f, &rand_system, &out);
-            if (rc) fprintf(stderr, "trueopen token seal: %s\n", err_str(rc));
-            else printf("%s\n", buf_cstr(&out));
+            if (rc)
+                fprintf(stderr, "trueopen token seal: %s\n", err_str(rc));
+            else
+                printf("%s\n", buf_cstr(&out));
             rc = rc ? 1 : 0;
         }
     } else if (!strcmp(sub, "open") && np == 1) {

@@ -25,16 +25,20 @@
 #define HTTP_UA_MAX     512
 #define HTTP_HEADER_MAX 256
 
-typedef enum { HTTP_ROUTE_OPEN = 'o', HTTP_ROUTE_CLICK = 'c', HTTP_ROUTE_HONEYPOT = 'h' } http_route_t;
+typedef enum {
+    HTTP_ROUTE_OPEN = 'o',
+    HTTP_ROUTE_CLICK = 'c',
+    HTTP_ROUTE_HONEYPOT = 'h'
+} http_route_t;
 
 /*
  * One observed request, as the tracking server saw it. All slices point into memory
  * that is valid only during http_sink_t.submit: the sink copies what it keeps.
  */
 typedef struct {
-    int64_t ts_us; /* when the request arrived */
-    char route;    /* http_route_t */
-    bool head;     /* HEAD (answered like GET) */
+    int64_t ts_us;      /* when the request arrived */
+    char route;         /* http_route_t */
+    bool head;          /* HEAD (answered like GET) */
     token_fields_t tok; /* the opened token; tok.url is the destination for clicks */
     slice_t ip;         /* client address, text (peer, or X-Forwarded-For via a trusted proxy) */
     slice_t ua;         /* User-Agent, at most HTTP_UA_MAX */

@@ -77,8 +77,7 @@ static int parse_ring(const char *path, char *text, token_ring_t **out, char *er
         char extra;
         if (sscanf(line, "%u %lld %15s %127s %c", &id, &created, status, key, &extra) != 4 ||
             id == 0 || id > 0xffff || (strcmp(status, "active") && strcmp(status, "retired"))) {
-            snprintf(err, errlen, "%s:%d: expected 'id created active|retired key'", path,
-                     lineno);
+            snprintf(err, errlen, "%s:%d: expected 'id created active|retired key'", path, lineno);
             token_ring_free(r);
             return TO_EPARSE;
         }

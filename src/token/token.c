@@ -64,8 +64,7 @@ int token_open(const token_ring_t *r, slice_t text, token_fields_t *out, buf_t *
     uint8_t raw[TOKEN_TEXT_MAX / 4 * 3 + 3];
     size_t rawlen;
     if (!b64url_decode(text, raw, &rawlen)) return TO_EFORGED;
-    if (rawlen < TOKEN_HEADER_LEN + TOKEN_TAG_LEN + 7 || raw[0] != TOKEN_VERSION)
-        return TO_EFORGED;
+    if (rawlen < TOKEN_HEADER_LEN + TOKEN_TAG_LEN + 7 || raw[0] != TOKEN_VERSION) return TO_EFORGED;
     unsigned id = (unsigned)raw[1] << 8 | raw[2];
     const token__key_t *k = token__find(r, id);
     if (!k) return TO_EFORGED;
@@ -113,7 +112,9 @@ void token_fields_json(const token_fields_t *f, buf_t *out)
                (unsigned long long)f->recipient, f->link, (long long)f->sent_at, f->provider);
     json_cstr(out, token_provider_name(f->provider));
     buf_puts(out, ",\"url\":");
-    if (f->url.len) json_str(out, f->url);
-    else buf_puts(out, "null");
+    if (f->url.len)
+        json_str(out, f->url);
+    else
+        buf_puts(out, "null");
     buf_putc(out, '}');
 }

@@ -47,18 +47,18 @@
 #define TOKEN_TEXT_MAX 5600
 
 /* The one-byte mailbox provider code carried by tokens and stored with messages. */
-#define TOKEN_PROVIDER_MAP(X)                                                              \
-    X(UNKNOWN, 0, "unknown")                                                               \
-    X(GMAIL, 1, "gmail")                                                                   \
-    X(GOOGLE_WORKSPACE, 2, "google_workspace")                                             \
-    X(ICLOUD, 3, "icloud")                                                                 \
-    X(MICROSOFT365, 4, "microsoft365")                                                     \
-    X(OUTLOOK_COM, 5, "outlook_com")                                                       \
-    X(YAHOO, 6, "yahoo")                                                                   \
-    X(PROOFPOINT, 7, "proofpoint")                                                         \
-    X(MIMECAST, 8, "mimecast")                                                             \
-    X(BARRACUDA, 9, "barracuda")                                                           \
-    X(CISCO, 10, "cisco_ironport")                                                         \
+#define TOKEN_PROVIDER_MAP(X)                                                                      \
+    X(UNKNOWN, 0, "unknown")                                                                       \
+    X(GMAIL, 1, "gmail")                                                                           \
+    X(GOOGLE_WORKSPACE, 2, "google_workspace")                                                     \
+    X(ICLOUD, 3, "icloud")                                                                         \
+    X(MICROSOFT365, 4, "microsoft365")                                                             \
+    X(OUTLOOK_COM, 5, "outlook_com")                                                               \
+    X(YAHOO, 6, "yahoo")                                                                           \
+    X(PROOFPOINT, 7, "proofpoint")                                                                 \
+    X(MIMECAST, 8, "mimecast")                                                                     \
+    X(BARRACUDA, 9, "barracuda")                                                                   \
+    X(CISCO, 10, "cisco_ironport")                                                                 \
     X(OTHER, 11, "other")
 
 typedef enum {

@@ -34,12 +34,18 @@ bool parse_duration_ms(const char *s, int64_t *out)
     double v = strtod(s, &end);
     if (end == s || errno || v < 0) return false;
     double mul = 1;
-    if (!strcmp(end, "") || !strcmp(end, "ms")) mul = 1;
-    else if (!strcmp(end, "s")) mul = 1000;
-    else if (!strcmp(end, "m")) mul = 60000;
-    else if (!strcmp(end, "h")) mul = 3600000;
-    else if (!strcmp(end, "d")) mul = 86400000;
-    else return false;
+    if (!strcmp(end, "") || !strcmp(end, "ms"))
+        mul = 1;
+    else if (!strcmp(end, "s"))
+        mul = 1000;
+    else if (!strcmp(end, "m"))
+        mul = 60000;
+    else if (!strcmp(end, "h"))
+        mul = 3600000;
+    else if (!strcmp(end, "d"))
+        mul = 86400000;
+    else
+        return false;
     if (v * mul > 9e15) return false;
     *out = (int64_t)(v * mul);
     return true;
@@ -52,11 +58,16 @@ bool parse_size(const char *s, int64_t *out)
     long long v = strtoll(s, &end, 10);
     if (end == s || errno || v < 0) return false;
     int64_t mul = 1;
-    if (!strcmp(end, "")) mul = 1;
-    else if (!strcasecmp(end, "k")) mul = 1024;
-    else if (!strcasecmp(end, "m")) mul = 1024 * 1024;
-    else if (!strcasecmp(end, "g")) mul = 1024 * 1024 * 1024;
-    else return false;
+    if (!strcmp(end, ""))
+        mul = 1;
+    else if (!strcasecmp(end, "k"))
+        mul = 1024;
+    else if (!strcasecmp(end, "m"))
+        mul = 1024 * 1024;
+    else if (!strcasecmp(end, "g"))
+        mul = 1024 * 1024 * 1024;
+    else
+        return false;
     if (v > INT64_MAX / mul) return false;
     *out = v * mul;
     return true;
@@ -117,7 +128,9 @@ static bool parse_value(const cfg_def_t *d, const char *text, cfg_val_t *v, char
         }
         if (!ok) {
             snprintf(err, errlen, "%s: '%.64s' is not a valid %s", d->name, text,
-                     d->type == CFG_MS ? "duration" : d->type == CFG_SIZE ? "size" : "integer");
+                     d->type == CFG_MS     ? "duration"
+                     : d->type == CFG_SIZE ? "size"
+                                           : "integer");
             return false;
         }
         if ((d->min || d->max) && (x < d->min || x > d->max)) {
@@ -209,7 +222,8 @@ int config_load_file(config_t *c, const char *path, char *err, size_t errlen)
         }
         slice_t k = slice_trim(slice_make(l.p, (size_t)(eq - l.p)));
         slice_t v = slice_trim(slice_make(eq + 1, (size_t)(l.p + l.len - eq - 1)));
-        if (v.len >= 2 && v.p[0] == '"' && v.p[v.len - 1] == '"') v = slice_make(v.p + 1, v.len - 2);
+        if (v.len >= 2 && v.p[0] == '"' && v.p[v.len - 1] == '"')
+            v = slice_make(v.p + 1, v.len - 2);
         char key[96];
         snprintf(key, sizeof(key), "%.*s", (int)TO_MIN(k.len, 95), k.p);
         long i = find(c, key);
@@ -268,8 +282,10 @@ int config_parse_args(config_t *c, int argc, char **argv, const char **out_pos, 
     /* The config file first, so flags override it. */
     for (int i = 0; i < argc; i++) {
         const char *path = NULL;
-        if (!strcmp(argv[i], "--config") && i + 1 < argc) path = argv[i + 1];
-        else if (!strncmp(argv[i], "--config=", 9)) path = argv[i] + 9;
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            path = argv[i + 1];
+        else if (!strncmp(argv[i], "--config=", 9))
+            path = argv[i] + 9;
         if (path) {
             int rc = config_load_file(c, path, err, errlen);
             if (rc) return TO_EINVAL;
@@ -421,15 +437,17 @@ void config_dump(const config_t *c, buf_t *out, bool with_docs)
             continue;
         }
         buf_printf(out, "%s = ", d->name);
-        if (d->flags & CFG_SECRET) buf_puts(out, "********");
-        else value_text(d, v, out);
+        if (d->flags & CFG_SECRET)
+            buf_puts(out, "********");
+        else
+            value_text(d, v, out);
         buf_putc(out, '\n');
     }
 }
 
 void config_doc_markdown(const cfg_def_t *const *tables, buf_t *out)
 {
-    static const char *const type_names[] = {"string", "integer", "on/off",
+    static const char *const type_names[] = {"string", "integer",  "on/off",
                                              "size",   "duration", "list"};
     buf_puts(out, "| setting | flag | type | default | doc |\n|---|---|---|---|---|\n");
     for (size_t t = 0; tables[t]; t++)
@@ -450,7 +468,10 @@ void util_apply_config(const config_t *c)
 {
     const char *l = config_str(c, "log_level");
     if (!l) return;
-    if (!strcmp(l, "warn")) log_set_level(LOG_WARN);
-    else if (!strcmp(l, "error")) log_set_level(LOG_ERROR);
-    else log_set_level(LOG_INFO);
+    if (!strcmp(l, "warn"))
+        log_set_level(LOG_WARN);
+    else if (!strcmp(l, "error"))
+        log_set_level(LOG_ERROR);
+    else
+        log_set_level(LOG_INFO);
 }

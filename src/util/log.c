@@ -33,8 +33,8 @@ static void log_v(log_level_t lvl, const char *prefix, const char *fmt, va_list 
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
     int n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s[%d] %s: %s",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                     tm.tm_sec, ts.tv_nsec / 1000000, log_prog, (int)getpid(), level_names[lvl],
+                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                     ts.tv_nsec / 1000000, log_prog, (int)getpid(), level_names[lvl],
                      prefix ? prefix : "");
     if (n < 0) return;
     if ((size_t)n < sizeof(line)) {

@@ -67,8 +67,8 @@ slice_t slice_trim(slice_t a)
         a.p++;
         a.len--;
     }
-    while (a.len && (a.p[a.len - 1] == ' ' || a.p[a.len - 1] == '\t' ||
-                     a.p[a.len - 1] == '\r' || a.p[a.len - 1] == '\n'))
+    while (a.len && (a.p[a.len - 1] == ' ' || a.p[a.len - 1] == '\t' || a.p[a.len - 1] == '\r' ||
+                     a.p[a.len - 1] == '\n'))
         a.len--;
     return a;
 }

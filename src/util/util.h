@@ -27,21 +27,21 @@
 
 /* ---- errors ----------------------------------------------------------------------- */
 
-#define TO_ERRNO_MAP(X)                                                                    \
-    X(NOMEM, "out of memory")                                                              \
-    X(INVAL, "invalid argument")                                                           \
-    X(IO, "input/output error")                                                            \
-    X(NOTFOUND, "not found")                                                               \
-    X(EXISTS, "already exists")                                                            \
-    X(PERM, "permission denied")                                                           \
-    X(FORGED, "token does not open")                                                       \
-    X(TOOBIG, "too large")                                                                 \
-    X(FULL, "queue full")                                                                  \
-    X(PARSE, "malformed input")                                                            \
-    X(STORE, "store error")                                                                \
-    X(TIMEOUT, "timed out")                                                                \
-    X(AGAIN, "try again")                                                                  \
-    X(CLOSED, "closed")                                                                    \
+#define TO_ERRNO_MAP(X)                                                                            \
+    X(NOMEM, "out of memory")                                                                      \
+    X(INVAL, "invalid argument")                                                                   \
+    X(IO, "input/output error")                                                                    \
+    X(NOTFOUND, "not found")                                                                       \
+    X(EXISTS, "already exists")                                                                    \
+    X(PERM, "permission denied")                                                                   \
+    X(FORGED, "token does not open")                                                               \
+    X(TOOBIG, "too large")                                                                         \
+    X(FULL, "queue full")                                                                          \
+    X(PARSE, "malformed input")                                                                    \
+    X(STORE, "store error")                                                                        \
+    X(TIMEOUT, "timed out")                                                                        \
+    X(AGAIN, "try again")                                                                          \
+    X(CLOSED, "closed")                                                                            \
     X(UNSUPPORTED, "not supported")
 
 enum {
@@ -62,11 +62,11 @@ void *xcalloc_at(size_t n, size_t size, const char *file, int line);
 void *xrealloc_at(void *p, size_t n, const char *file, int line);
 char *xstrdup_at(const char *s, const char *file, int line);
 char *xstrndup_at(const char *s, size_t n, const char *file, int line);
-#define xmalloc(n)      xmalloc_at((n), __FILE__, __LINE__)
-#define xcalloc(n, s)   xcalloc_at((n), (s), __FILE__, __LINE__)
-#define xrealloc(p, n)  xrealloc_at((p), (n), __FILE__, __LINE__)
-#define xstrdup(s)      xstrdup_at((s), __FILE__, __LINE__)
-#define xstrndup(s, n)  xstrndup_at((s), (n), __FILE__, __LINE__)
+#define xmalloc(n)     xmalloc_at((n), __FILE__, __LINE__)
+#define xcalloc(n, s)  xcalloc_at((n), (s), __FILE__, __LINE__)
+#define xrealloc(p, n) xrealloc_at((p), (n), __FILE__, __LINE__)
+#define xstrdup(s)     xstrdup_at((s), __FILE__, __LINE__)
+#define xstrndup(s, n) xstrndup_at((s), (n), __FILE__, __LINE__)
 /* n * size, aborting on overflow. */
 size_t xmul(size_t n, size_t size);
 
@@ -104,7 +104,10 @@ typedef struct {
     size_t cap;
 } buf_t;
 
-#define BUF_INIT {NULL, 0, 0}
+#define BUF_INIT                                                                                   \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 void buf_init(buf_t *b);
 void buf_clear(buf_t *b); /* frees the bytes; b may be reused after buf_init */
@@ -134,8 +137,8 @@ typedef struct {
 } arena_t;
 
 void arena_init(arena_t *a, size_t chunk_size);
-void arena_clear(arena_t *a); /* runs destructors (last registered first), frees all */
-void *arena_alloc(arena_t *a, size_t n);  /* 16-byte aligned, never NULL */
+void arena_clear(arena_t *a);            /* runs destructors (last registered first), frees all */
+void *arena_alloc(arena_t *a, size_t n); /* 16-byte aligned, never NULL */
 void *arena_zalloc(arena_t *a, size_t n);
 char *arena_strndup(arena_t *a, const char *s, size_t n);
 slice_t arena_slice_dup(arena_t *a, slice_t s);
@@ -257,13 +260,16 @@ enum {
 typedef struct {
     const char *name; /* snake_case; the flag is --name-with-dashes */
     cfg_type_t type;
-    const char *def; /* default as text, NULL for none */
+    const char *def;  /* default as text, NULL for none */
     int64_t min, max; /* bounds for INT, SIZE, MS (0, 0: none) */
     unsigned flags;
     const char *doc; /* one line */
 } cfg_def_t;
 
-#define CFG_END {NULL, CFG_STR, NULL, 0, 0, 0, NULL}
+#define CFG_END                                                                                    \
+    {                                                                                              \
+        NULL, CFG_STR, NULL, 0, 0, 0, NULL                                                         \
+    }
 
 typedef struct config config_t;
 

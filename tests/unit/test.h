@@ -13,38 +13,37 @@
 
 static int test_passed_, test_failed_;
 
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (cond) {                                                                        \
-            test_passed_++;                                                                \
-        } else {                                                                           \
-            test_failed_++;                                                                \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);      \
-        }                                                                                  \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            test_passed_++;                                                                        \
+        } else {                                                                                   \
+            test_failed_++;                                                                        \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_INT(a, b)                                                                    \
-    do {                                                                                   \
-        long long a_ = (long long)(a), b_ = (long long)(b);                                \
-        if (a_ == b_) {                                                                    \
-            test_passed_++;                                                                \
-        } else {                                                                           \
-            test_failed_++;                                                                \
-            fprintf(stderr, "%s:%d: %s == %lld, expected %lld\n", __FILE__, __LINE__, #a, a_, \
-                    b_);                                                                   \
-        }                                                                                  \
+#define CHECK_INT(a, b)                                                                            \
+    do {                                                                                           \
+        long long a_ = (long long)(a), b_ = (long long)(b);                                        \
+        if (a_ == b_) {                                                                            \
+            test_passed_++;                                                                        \
+        } else {                                                                                   \
+            test_failed_++;                                                                        \
+            fprintf(stderr, "%s:%d: %s == %lld, expected %lld\n", __FILE__, __LINE__, #a, a_, b_); \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_STR(a, b)                                                                    \
-    do {                                                                                   \
-        const char *a_ = (a), *b_ = (b);                                                   \
-        if (a_ && b_ && strcmp(a_, b_) == 0) {                                             \
-            test_passed_++;                                                                \
-        } else {                                                                           \
-            test_failed_++;                                                                \
-            fprintf(stderr, "%s:%d: %s == \"%s\", expected \"%s\"\n", __FILE__, __LINE__, #a, \
-                    a_ ? a_ : "(null)", b_ ? b_ : "(null)");                               \
-        }                                                                                  \
+#define CHECK_STR(a, b)                                                                            \
+    do {                                                                                           \
+        const char *a_ = (a), *b_ = (b);                                                           \
+        if (a_ && b_ && strcmp(a_, b_) == 0) {                                                     \
+            test_passed_++;                                                                        \
+        } else {                                                                                   \
+            test_failed_++;                                                                        \
+            fprintf(stderr, "%s:%d: %s == \"%s\", expected \"%s\"\n", __FILE__, __LINE__, #a,      \
+                    a_ ? a_ : "(null)", b_ ? b_ : "(null)");                                       \
+        }                                                                                          \
     } while (0)
 
 static inline int test_done(void)
