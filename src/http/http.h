@@ -59,6 +59,51 @@ typedef struct http_sink {
     void (*metrics)(struct http_sink *s, buf_t *out);
 } http_sink_t;
 
+/* ---- server ----------------------------------------------------------------------- */
+
+#define HTTP_TRUSTED_MAX 64
+
+/* Settings (http_cfg) read once at start. Strings are borrowed from the config. */
+typedef struct {
+    const char *listen; /* "ADDR:PORT", "[V6ADDR]:PORT", "*:PORT"; port 0 picks one */
+    const char *trusted_proxy[HTTP_TRUSTED_MAX];
+    size_t ntrusted;
+    int threads; /* event loops, one SO_REUSEPORT listener each */
+    size_t max_head_size, max_headers, max_url;
+    int64_t header_timeout_ms, idle_timeout_ms, linger_timeout_ms, shutdown_timeout_ms;
+    size_t max_connections;
+    int backlog;
+} http_opts_t;
+
 extern const cfg_def_t http_cfg[];
+/* Reads and checks the http_cfg settings; TO_EINVAL with err filled on a bad value. */
+int http_opts_from_config(const config_t *c, http_opts_t *o, char *err, size_t errlen);
+
+typedef struct http_server http_server_t;
+
+/*
+ * Binds the listeners (so privileges can be dropped before http_server_start) and
+ * prepares the loops. ring, sink and clock are borrowed and must outlive the server.
+ * TO_EINVAL (bad settings) or TO_EIO (cannot listen) with err filled.
+ */
+int http_server_new(const http_opts_t *o, const token_ring_t *ring, http_sink_t *sink,
+                    util_clock_t *clock, http_server_t **out, char *err, size_t errlen);
+/* The bound port (useful with port 0). */
+uint16_t http_server_port(const http_server_t *s);
+/* Starts one thread per loop. */
+int http_server_start(http_server_t *s);
+/*
+ * Stops accepting, closes idle connections, answers every request already handed to
+ * the sink (waiting for its done, up to the shutdown timeout), then joins the threads.
+ * The sink must keep running until this returns; stop it before http_server_free.
+ */
+void http_server_stop(http_server_t *s);
+/* Frees the server (stopping it first). No done callback may come after this. */
+void http_server_free(http_server_t *s);
+/* Appends the Prometheus text of /metrics (ours, then the sink's). Thread-safe. */
+void http_server_metrics(http_server_t *s, buf_t *out);
+/* After http_server_stop: connections still waiting on the sink (left unanswered at
+ * the shutdown timeout). */
+size_t http_server_parked(const http_server_t *s);
 
 #endif
