@@ -36,6 +36,7 @@ void buf_reserve(buf_t *b, size_t extra)
     while (cap < need) cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     b->p = xrealloc(b->p, cap);
     b->cap = cap;
+    b->p[b->len] = 0; /* keep the NUL-termination promise for a fresh buffer */
 }
 
 void buf_append(buf_t *b, const void *p, size_t n)
