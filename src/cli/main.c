@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "store/store.h"
 
 static const cli_cmd_t commands[] = {
     {"config", cmd_config, "config check FILE | config dump [--config FILE] | config docs"},
@@ -10,12 +11,20 @@ static const cli_cmd_t commands[] = {
     {"token", cmd_token,
      "token seal --keys PATH --account A --campaign C --message M --recipient R [--link URL] "
      "[--link-index N] [--sent-at UNIX] [--provider NAME] | token open --keys PATH TOKEN"},
+    {"events", cmd_events,
+     "events --db PATH [--since T] [--campaign NAME] [--limit N] --format jsonl|table"},
+    {"import", cmd_import, "import --db PATH --keys PATH [--rules DIR] < access.jsonl"},
+    {"reclassify", cmd_reclassify, "reclassify --db PATH [--campaign NAME] [--rules DIR]"},
 };
 
 static const cfg_def_t *const all_tables[] = {
     util_cfg,
     cli_keys_cfg,
     cli_token_cfg,
+    store_cfg,
+    cli_events_cfg,
+    cli_import_cfg,
+    cli_reclassify_cfg,
     NULL,
 };
 

@@ -46,10 +46,10 @@ typedef struct {
     uint64_t id; /* assigned by the store */
     uint64_t account;
     uint64_t campaign;
-    slice_t message_id_hdr; /* the Message-ID header */
+    slice_t message_id_hdr;  /* the Message-ID header */
     slice_t recipient_domain;
-    slice_t recipient_hash;   /* keyed hash of the address, hex */
-    slice_t recipient_addr;   /* only when the account keeps addresses; else empty */
+    slice_t recipient_hash;  /* keyed hash of the address, hex */
+    slice_t recipient_addr;  /* only when the account keeps addresses; else empty */
     uint32_t recipient_count; /* envelope recipients: >1 means tokens name the message only */
     int64_t sent_at;          /* UNIX seconds */
     uint32_t link_count;
@@ -70,10 +70,10 @@ typedef struct {
 } store_message_row_t;
 
 typedef struct {
-    int64_t since_us; /* 0: all */
-    slice_t campaign; /* empty: all */
-    uint64_t account; /* 0: all */
-    int64_t limit;    /* 0: none */
+    int64_t since_us;         /* 0: all */
+    slice_t campaign;         /* empty: all */
+    uint64_t account;         /* 0: all */
+    int64_t limit;            /* 0: none */
 } store_query_t;
 
 typedef int (*store_event_cb)(void *arg, const store_event_t *e);
@@ -89,7 +89,12 @@ int store_campaign_id(store_t *s, uint64_t account, slice_t name, bool create, u
 /* Records a sent message; fills m->id. */
 int store_message_insert(store_t *s, store_message_t *m);
 
-/* One transaction for the batch; then recomputes the touched messages' status. */
+/* Classifies e->ev with rules into e->cls and e->rules_version (no-op when rules is
+ * NULL). The writer does this for every event before it is inserted. */
+void store_classify(const classify_rules_t *rules, store_event_t *e);
+
+/* Inserts the batch, as classified, in one transaction and marks the messages it
+ * touches for settling. Fills each e->id. */
 int store_insert_events(store_t *s, store_event_t *evs, size_t n);
 
 int store_list_events(store_t *s, const store_query_t *q, store_event_cb cb, void *arg);
@@ -99,6 +104,15 @@ int store_list_messages(store_t *s, const store_query_t *q, store_message_cb cb,
  * one campaign or all (campaign empty). *out_events gets the events re-scored. */
 int store_reclassify(store_t *s, const classify_rules_t *rules, slice_t campaign,
                      uint64_t *out_events);
+
+/* Recomputes the status of every message that gained events since it was last
+ * computed (the writer does this when idle; readers that need exact figures call
+ * it first). */
+int store_settle(store_t *s);
+
+/* Windows of the message-level rules (defaults: burst 1 s, honeypot 30 s, gateway
+ * 300 s); link_count is taken per message. */
+void store_set_msg_opts(store_t *s, const classify_msg_opts_t *o);
 
 /* The rules the store uses to classify inserted events (may be NULL: then events
  * are stored as classified by the caller). Not owned. */
@@ -114,13 +128,16 @@ const char *store_kind(const store_t *s);
 typedef struct store_writer store_writer_t;
 
 typedef struct {
-    size_t queue_max;   /* events */
-    size_t batch_rows;  /* commit when this many rows are waiting */
-    size_t batch_bytes; /* or this many bytes */
-    int64_t batch_ms;   /* or the oldest has waited this long */
+    size_t queue_max;         /* events */
+    size_t batch_rows;        /* commit when this many rows are waiting */
+    size_t batch_bytes;       /* or this many bytes */
+    int64_t batch_ms;         /* or the oldest has waited this long */
+    int64_t settle_interval_ms; /* least time between idle status passes */
 } store_writer_opts_t;
 
 extern const cfg_def_t store_cfg[];
+/* Applies the backend settings of store_cfg (store_synchronous) to an open store. */
+int store_apply_config(store_t *s, const config_t *c, char *err, size_t errlen);
 void store_writer_opts_from_config(const config_t *c, store_writer_opts_t *o);
 
 /* Starts the writer thread on s (which it then owns until store_writer_stop). */
@@ -128,8 +145,11 @@ int store_writer_start(store_t *s, const store_writer_opts_t *o, store_writer_t 
 /* Commits everything queued, stops the thread, returns the store to the caller. */
 void store_writer_stop(store_writer_t *w);
 http_sink_t *store_writer_sink(store_writer_t *w);
-/* Swaps the rules used for new events (SIGHUP reload); old rules stay valid until
- * the call returns. */
+/* Swaps the rules used for new events (SIGHUP reload). The writer may still be
+ * classifying a batch with the old rules: free them only after store_writer_stop or
+ * after the next batch has been committed (store_writer_quiesce). */
 void store_writer_set_rules(store_writer_t *w, const classify_rules_t *rules);
+/* Returns once any batch or settle pass that was running has finished. */
+void store_writer_quiesce(store_writer_t *w);
 
 #endif

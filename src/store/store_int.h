@@ -1,0 +1,52 @@
+/* Internal to store/: the backend vtable and helpers shared by the backends. */
+#ifndef TO_STORE_INT_H
+#define TO_STORE_INT_H
+
+#include "store/store.h"
+
+typedef struct {
+    const char *kind;
+    void (*close)(store_t *s);
+    int (*campaign_id)(store_t *s, uint64_t account, slice_t name, bool create, uint64_t *out);
+    int (*message_insert)(store_t *s, store_message_t *m);
+    int (*insert_events)(store_t *s, store_event_t *evs, size_t n);
+    int (*list_events)(store_t *s, const store_query_t *q, store_event_cb cb, void *arg);
+    int (*list_messages)(store_t *s, const store_query_t *q, store_message_cb cb, void *arg);
+    /* Settles up to max dirty messages; *out_left gets how many remain dirty. */
+    int (*settle)(store_t *s, size_t max, size_t *out_done, size_t *out_left);
+    int (*reclassify)(store_t *s, const classify_rules_t *rules, slice_t campaign,
+                      uint64_t *out_events);
+    void *(*sqlite_handle)(store_t *s);
+} store__ops_t;
+
+struct store {
+    const store__ops_t *ops;
+    const classify_rules_t *rules;
+    classify_msg_opts_t msg_opts;
+};
+
+int store__sqlite_open(const char *path, store_t **out, char *err, size_t errlen);
+int store__memory_open(store_t **out);
+
+/* The SQL of each migration; index i brings the schema to version i+1. */
+extern const char *const store__migrations[];
+
+/* Per-event inputs of the message level, with the status derived from them. */
+typedef struct {
+    int64_t event_id;
+    classify_msg_event_t m;
+    uint64_t reasons; /* per-event reasons */
+} store__msg_ev_t;
+
+/* Settles up to max dirty messages; *out_left gets how many remain. */
+int store__settle_some(store_t *s, size_t max, size_t *out_left);
+
+/* Runs classify_message over evs (sorted by ts) and derives both views' status. */
+void store__derive(const classify_msg_opts_t *o, store__msg_ev_t *evs, size_t n,
+                   store_view_status_t *out_all, store_view_status_t *out_human);
+
+
+/* Interns an agent name so classify_msg_event_t can point at it for the store's life. */
+const char *store__agent_intern(slice_t name);
+
+#endif
