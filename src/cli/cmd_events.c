@@ -5,7 +5,8 @@
 #include "store/store.h"
 
 const cfg_def_t cli_events_cfg[] = {
-    {"since", CFG_STR, NULL, 0, 0, CFG_FLAG_ONLY, "only events at or after this time (RFC 3339 or UNIX)"},
+    {"since", CFG_STR, NULL, 0, 0, CFG_FLAG_ONLY,
+     "only events at or after this time (RFC 3339 or UNIX)"},
     {"campaign", CFG_STR, NULL, 0, 0, CFG_FLAG_ONLY, "only this campaign (its name)"},
     {"format", CFG_STR, "table", 0, 0, CFG_FLAG_ONLY, "jsonl or table"},
     {"limit", CFG_INT, "0", 0, INT64_MAX, CFG_FLAG_ONLY, "at most this many rows (0: all)"},

@@ -68,8 +68,7 @@ static int flush(store_t *s, batch_t *b)
 }
 
 /* Parses one record into ev (slices into doc and url). Returns NULL or why not. */
-static const char *parse_record(json_t *doc, const token_ring_t *ring, store_event_t *e,
-                                buf_t *url)
+static const char *parse_record(json_t *doc, const token_ring_t *ring, store_event_t *e, buf_t *url)
 {
     if (!json_is_object(doc)) return "not a JSON object";
     memset(e, 0, sizeof(*e));
@@ -85,9 +84,12 @@ static const char *parse_record(json_t *doc, const token_ring_t *ring, store_eve
         return "\"ts\" is missing or not RFC 3339 or UNIX time";
     }
     slice_t method = jstr(doc, "method", 16);
-    if (!method.p || slice_caseeq_cstr(method, "GET")) ev->head = false;
-    else if (slice_caseeq_cstr(method, "HEAD")) ev->head = true;
-    else return "\"method\" must be GET or HEAD";
+    if (!method.p || slice_caseeq_cstr(method, "GET"))
+        ev->head = false;
+    else if (slice_caseeq_cstr(method, "HEAD"))
+        ev->head = true;
+    else
+        return "\"method\" must be GET or HEAD";
     slice_t path = jstr(doc, "path", TOKEN_TEXT_MAX + 16);
     if (!path.p || path.len < 4 || path.p[0] != '/' || path.p[2] != '/' ||
         (path.p[1] != 'o' && path.p[1] != 'c' && path.p[1] != 'h'))
@@ -241,7 +243,8 @@ int cmd_reclassify(int argc, char **argv)
     if (rc == 0)
         printf("reclassified %llu events with rules version %u\n", (unsigned long long)n,
                classify_rules_version(rules));
-    else fprintf(stderr, "trueopen reclassify: %s\n", err_str(rc));
+    else
+        fprintf(stderr, "trueopen reclassify: %s\n", err_str(rc));
     store_close(s);
     classify_rules_free(rules);
     config_free(c);

@@ -18,14 +18,8 @@ static const cli_cmd_t commands[] = {
 };
 
 static const cfg_def_t *const all_tables[] = {
-    util_cfg,
-    cli_keys_cfg,
-    cli_token_cfg,
-    store_cfg,
-    cli_events_cfg,
-    cli_import_cfg,
-    cli_reclassify_cfg,
-    NULL,
+    util_cfg,       cli_keys_cfg,   cli_token_cfg,      store_cfg,
+    cli_events_cfg, cli_import_cfg, cli_reclassify_cfg, NULL,
 };
 
 const cfg_def_t *const *cli_all_tables(void)

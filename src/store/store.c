@@ -116,8 +116,7 @@ void store_classify(const classify_rules_t *rules, store_event_t *e)
         .referer = ev->referer,
         .via = ev->via,
         .from = ev->from,
-        .seconds_since_send =
-            ev->tok.sent_at > 0 ? ev->ts_us / 1000000 - ev->tok.sent_at : -1,
+        .seconds_since_send = ev->tok.sent_at > 0 ? ev->ts_us / 1000000 - ev->tok.sent_at : -1,
         .provider = ev->tok.provider,
     };
     classify_event(rules, &in, &e->cls);

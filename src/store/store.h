@@ -46,10 +46,10 @@ typedef struct {
     uint64_t id; /* assigned by the store */
     uint64_t account;
     uint64_t campaign;
-    slice_t message_id_hdr;  /* the Message-ID header */
+    slice_t message_id_hdr; /* the Message-ID header */
     slice_t recipient_domain;
-    slice_t recipient_hash;  /* keyed hash of the address, hex */
-    slice_t recipient_addr;  /* only when the account keeps addresses; else empty */
+    slice_t recipient_hash;   /* keyed hash of the address, hex */
+    slice_t recipient_addr;   /* only when the account keeps addresses; else empty */
     uint32_t recipient_count; /* envelope recipients: >1 means tokens name the message only */
     int64_t sent_at;          /* UNIX seconds */
     uint32_t link_count;
@@ -70,10 +70,10 @@ typedef struct {
 } store_message_row_t;
 
 typedef struct {
-    int64_t since_us;         /* 0: all */
-    slice_t campaign;         /* empty: all */
-    uint64_t account;         /* 0: all */
-    int64_t limit;            /* 0: none */
+    int64_t since_us; /* 0: all */
+    slice_t campaign; /* empty: all */
+    uint64_t account; /* 0: all */
+    int64_t limit;    /* 0: none */
 } store_query_t;
 
 typedef int (*store_event_cb)(void *arg, const store_event_t *e);
@@ -128,10 +128,10 @@ const char *store_kind(const store_t *s);
 typedef struct store_writer store_writer_t;
 
 typedef struct {
-    size_t queue_max;         /* events */
-    size_t batch_rows;        /* commit when this many rows are waiting */
-    size_t batch_bytes;       /* or this many bytes */
-    int64_t batch_ms;         /* or the oldest has waited this long */
+    size_t queue_max;           /* events */
+    size_t batch_rows;          /* commit when this many rows are waiting */
+    size_t batch_bytes;         /* or this many bytes */
+    int64_t batch_ms;           /* or the oldest has waited this long */
     int64_t settle_interval_ms; /* least time between idle status passes */
 } store_writer_opts_t;
 

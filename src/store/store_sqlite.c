@@ -49,13 +49,15 @@ static const char *const stmt_sql[ST__COUNT] = {
                       " e.agent, e.reasons, e.campaign, o.final_verdict, o.final_reasons"
                       " FROM events e LEFT JOIN event_outcomes o ON o.event = e.id"
                       " WHERE e.message = ?1 ORDER BY e.ts_us, e.id",
-    [ST_OUTCOME_PUT] = "INSERT OR REPLACE INTO event_outcomes(event, campaign, message, route, link,"
-                       " ts_us, agent, final_verdict, final_reasons)"
-                       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    [ST_MSG_STATUS] = "UPDATE messages SET all_opened = ?2, all_clicked = ?3, all_first_open_us = ?4,"
-                      " all_first_click_us = ?5, all_opens = ?6, all_clicks = ?7, hum_opened = ?8,"
-                      " hum_clicked = ?9, hum_first_open_us = ?10, hum_first_click_us = ?11,"
-                      " hum_opens = ?12, hum_clicks = ?13, status_version = ?14 WHERE id = ?1",
+    [ST_OUTCOME_PUT] =
+        "INSERT OR REPLACE INTO event_outcomes(event, campaign, message, route, link,"
+        " ts_us, agent, final_verdict, final_reasons)"
+        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [ST_MSG_STATUS] =
+        "UPDATE messages SET all_opened = ?2, all_clicked = ?3, all_first_open_us = ?4,"
+        " all_first_click_us = ?5, all_opens = ?6, all_clicks = ?7, hum_opened = ?8,"
+        " hum_clicked = ?9, hum_first_open_us = ?10, hum_first_click_us = ?11,"
+        " hum_opens = ?12, hum_clicks = ?13, status_version = ?14 WHERE id = ?1",
 };
 
 typedef struct {
@@ -91,8 +93,10 @@ static sqlite3_stmt *st(sq_t *q, int i)
 
 static void bind_slice(sqlite3_stmt *s, int i, slice_t v)
 {
-    if (!v.p) sqlite3_bind_null(s, i);
-    else sqlite3_bind_text(s, i, v.p, (int)v.len, SQLITE_STATIC);
+    if (!v.p)
+        sqlite3_bind_null(s, i);
+    else
+        sqlite3_bind_text(s, i, v.p, (int)v.len, SQLITE_STATIC);
 }
 
 static slice_t col_slice(sqlite3_stmt *s, int i)
@@ -266,8 +270,10 @@ static int settle_message(sq_t *q, int64_t msg, buf_t *reasons)
     sqlite3_stmt *g = st(q, ST_MSG_GET);
     sqlite3_bind_int64(g, 1, msg);
     int rc = sqlite3_step(g);
-    if (rc == SQLITE_ROW) link_count = (uint32_t)sqlite3_column_int(g, 0);
-    else if (rc != SQLITE_DONE) return sq_fail(q, "message lookup");
+    if (rc == SQLITE_ROW)
+        link_count = (uint32_t)sqlite3_column_int(g, 0);
+    else if (rc != SQLITE_DONE)
+        return sq_fail(q, "message lookup");
     sqlite3_reset(g);
 
     size_t n = 0, cap = 16;
@@ -389,11 +395,11 @@ static int sq_settle(store_t *s, size_t max, size_t *out_done, size_t *out_left)
 
 /* ---- reading ---------------------------------------------------------------------- */
 
-#define EVENT_COLS                                                                         \
-    "e.id, e.ts_us, e.route, e.method, e.account, e.campaign, e.message, e.recipient, e.link," \
-    " e.sent_at, e.provider, e.url, e.ip, e.ua, e.sec_purpose, e.purpose, e.x_purpose,"    \
-    " e.x_moz, e.accept, e.accept_language, e.referer, e.via, e.from_hdr, e.dnt, e.sec_gpc," \
-    " e.verdict, e.agent, e.via_proxy, e.certainty, e.reasons, e.datacenter,"              \
+#define EVENT_COLS                                                                                 \
+    "e.id, e.ts_us, e.route, e.method, e.account, e.campaign, e.message, e.recipient, e.link,"     \
+    " e.sent_at, e.provider, e.url, e.ip, e.ua, e.sec_purpose, e.purpose, e.x_purpose,"            \
+    " e.x_moz, e.accept, e.accept_language, e.referer, e.via, e.from_hdr, e.dnt, e.sec_gpc,"       \
+    " e.verdict, e.agent, e.via_proxy, e.certainty, e.reasons, e.datacenter,"                      \
     " e.rules_version, o.final_verdict, o.final_reasons"
 
 static void read_event(sqlite3_stmt *s, store_event_t *e)
@@ -442,7 +448,8 @@ static int sq_list_events(store_t *s, const store_query_t *qr, store_event_cb cb
 {
     sq_t *q = (sq_t *)s;
     buf_t sql = BUF_INIT;
-    buf_puts(&sql, "SELECT " EVENT_COLS " FROM events e LEFT JOIN event_outcomes o ON o.event = e.id");
+    buf_puts(&sql,
+             "SELECT " EVENT_COLS " FROM events e LEFT JOIN event_outcomes o ON o.event = e.id");
     if (qr->campaign.len) buf_puts(&sql, " JOIN campaigns c ON c.id = e.campaign AND c.name = ?3");
     buf_puts(&sql, " WHERE e.ts_us >= ?1");
     if (qr->account) buf_puts(&sql, " AND e.account = ?2");
@@ -534,7 +541,8 @@ static int sq_reclassify(store_t *s, const classify_rules_t *rules, slice_t camp
     sq_t *q = (sq_t *)s;
     *out_events = 0;
     buf_t sql = BUF_INIT;
-    buf_puts(&sql, "SELECT " EVENT_COLS " FROM events e LEFT JOIN event_outcomes o ON o.event = e.id");
+    buf_puts(&sql,
+             "SELECT " EVENT_COLS " FROM events e LEFT JOIN event_outcomes o ON o.event = e.id");
     if (campaign.len) buf_puts(&sql, " JOIN campaigns c ON c.id = e.campaign AND c.name = ?1");
     buf_puts(&sql, " ORDER BY e.id");
     sqlite3_stmt *sel, *upd;
@@ -633,8 +641,8 @@ int store__sqlite_open(const char *path, store_t **out, char *err, size_t errlen
 {
     sq_t *q = xcalloc(1, sizeof(*q));
     q->base.ops = &sq_ops;
-    if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                          SQLITE_OPEN_NOMUTEX,
+    if (sqlite3_open_v2(path, &q->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         snprintf(err, errlen, "%s: cannot open: %s", path,
                  q->db ? sqlite3_errmsg(q->db) : "out of memory");

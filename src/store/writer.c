@@ -46,7 +46,7 @@ typedef struct item {
 } item_t;
 
 #define N_BUCKETS 12
-static const double batch_bounds[N_BUCKETS] = {1,   4,    16,   64,   256,  1024,
+static const double batch_bounds[N_BUCKETS] = {1,    4,    16,   64,    256,   1024,
                                                2048, 4096, 8192, 16384, 65536, 1e18};
 static const double lat_bounds[N_BUCKETS] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                              0.01,   0.025,   0.05,   0.1,   0.5,    1e18};
@@ -89,10 +89,9 @@ static void put(char **pp, slice_t s, slice_t *dst)
 
 static item_t *item_copy(const http_event_t *ev)
 {
-    size_t n = sl(ev->tok.url) + sl(ev->ip) + sl(ev->ua) + sl(ev->sec_purpose) +
-               sl(ev->purpose) + sl(ev->x_purpose) + sl(ev->x_moz) + sl(ev->accept) +
-               sl(ev->accept_language) + sl(ev->referer) + sl(ev->via) + sl(ev->from) +
-               sl(ev->dnt) + sl(ev->sec_gpc);
+    size_t n = sl(ev->tok.url) + sl(ev->ip) + sl(ev->ua) + sl(ev->sec_purpose) + sl(ev->purpose) +
+               sl(ev->x_purpose) + sl(ev->x_moz) + sl(ev->accept) + sl(ev->accept_language) +
+               sl(ev->referer) + sl(ev->via) + sl(ev->from) + sl(ev->dnt) + sl(ev->sec_gpc);
     item_t *it = xmalloc(sizeof(*it) + n);
     memset(it, 0, sizeof(*it));
     it->e.ev = *ev;
@@ -133,8 +132,10 @@ static int w_submit(http_sink_t *s, const http_event_t *ev, http_done_fn done, v
         atomic_fetch_add(&w->refused_total, 1);
         return TO_EFULL;
     }
-    if (w->tail) w->tail->next = it;
-    else w->head = it;
+    if (w->tail)
+        w->tail->next = it;
+    else
+        w->head = it;
     w->tail = it;
     w->count++;
     w->bytes += it->bytes;
@@ -162,8 +163,10 @@ static void hist_text(buf_t *out, const char *name, const char *help, atomic_ull
     unsigned long long cum = 0;
     for (int i = 0; i < N_BUCKETS; i++) {
         cum += atomic_load(&hist[i]);
-        if (i == N_BUCKETS - 1) buf_printf(out, "%s_bucket{le=\"+Inf\"} %llu\n", name, cum);
-        else buf_printf(out, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i], cum);
+        if (i == N_BUCKETS - 1)
+            buf_printf(out, "%s_bucket{le=\"+Inf\"} %llu\n", name, cum);
+        else
+            buf_printf(out, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i], cum);
     }
     buf_printf(out, "%s_sum %g\n%s_count %llu\n", name, sum, name, count);
 }
@@ -192,8 +195,8 @@ static void w_metrics(http_sink_t *s, buf_t *out)
     unsigned long long batches = atomic_load(&w->batches);
     hist_text(out, "trueopen_batch_size", "Events per committed batch.", w->batch_hist,
               batch_bounds, (double)atomic_load(&w->batch_sum), batches);
-    hist_text(out, "trueopen_commit_seconds", "Time to commit one batch.", w->lat_hist,
-              lat_bounds, (double)atomic_load(&w->lat_sum_us) / 1e6, batches);
+    hist_text(out, "trueopen_commit_seconds", "Time to commit one batch.", w->lat_hist, lat_bounds,
+              (double)atomic_load(&w->lat_sum_us) / 1e6, batches);
 }
 
 /* Takes a batch off the queue, waiting for one when it is empty. Returns NULL when
@@ -269,15 +272,18 @@ static void commit_batch(store_writer_t *w, item_t *first, size_t n, store_event
     int64_t t0 = clock_now_us(&clock_system);
     int rc = TO_ESTORE;
     /* A failed commit (disk full, locked) is retried before the events are given up. */
-    for (int attempt = 0; attempt < 3 && rc != TO_OK; attempt++) rc = store_insert_events(w->store, *arr, n);
+    for (int attempt = 0; attempt < 3 && rc != TO_OK; attempt++)
+        rc = store_insert_events(w->store, *arr, n);
     int64_t dt = clock_now_us(&clock_system) - t0;
     atomic_fetch_add(&w->batches, 1);
     atomic_fetch_add(&w->batch_sum, n);
     atomic_fetch_add(&w->lat_sum_us, (unsigned long long)dt);
     observe(w->batch_hist, batch_bounds, (double)n);
     observe(w->lat_hist, lat_bounds, (double)dt / 1e6);
-    if (rc == TO_OK) atomic_fetch_add(&w->committed_total, n);
-    else atomic_fetch_add(&w->failed_total, n);
+    if (rc == TO_OK)
+        atomic_fetch_add(&w->committed_total, n);
+    else
+        atomic_fetch_add(&w->failed_total, n);
     item_t *it = first;
     while (it) {
         item_t *next = it->next;

@@ -96,8 +96,10 @@ static void run(size_t queue_max, bool expect_refusals)
     CHECK_INT(atomic_load(&done_dup), 0);
     CHECK_INT(atomic_load(&done_err), 0);
     CHECK_INT(atomic_load(&done_ok) + refused, 2 * PER_THREAD);
-    if (expect_refusals) CHECK(refused > 0);
-    else CHECK_INT(refused, 0);
+    if (expect_refusals)
+        CHECK(refused > 0);
+    else
+        CHECK_INT(refused, 0);
     sqlite3_open(db_path, &reader);
     CHECK_INT(count_rows(), atomic_load(&done_ok));
     sqlite3_close(reader);
