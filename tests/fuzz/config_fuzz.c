@@ -10,9 +10,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static const cfg_def_t tbl[] = {
-    {"a", CFG_STR, "x", 0, 0, 0, "a"},       {"n", CFG_INT, "1", 0, 100, 0, "n"},
-    {"b", CFG_BOOL, "off", 0, 0, 0, "b"},    {"s", CFG_SIZE, "1k", 0, 0, 0, "s"},
-    {"d", CFG_MS, "1s", 0, 0, 0, "d"},       {"l", CFG_LIST, NULL, 0, 0, 0, "l"},
+    {"a", CFG_STR, "x", 0, 0, 0, "a"},
+    {"n", CFG_INT, "1", 0, 100, 0, "n"},
+    {"b", CFG_BOOL, "off", 0, 0, 0, "b"},
+    {"s", CFG_SIZE, "1k", 0, 0, 0, "s"},
+    {"d", CFG_MS, "1s", 0, 0, 0, "d"},
+    {"l", CFG_LIST, NULL, 0, 0, 0, "l"},
     CFG_END,
 };
 

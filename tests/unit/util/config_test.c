@@ -72,8 +72,11 @@ int main(void)
     f = write_tmp("workers = 3\ntrusted_proxy = 10.0.0.0/8\ndb = from-file.db\n");
     char fpath[64];
     strcpy(fpath, f);
-    const char *args[] = {"--workers", "5",         "pos1",           "--config", fpath,
-                          "--trusted-proxy=192.0.2.0/24", "--verbose", "--idle-timeout", "2s"};
+    const char *args[] = {"--workers", "5",
+                          "pos1",      "--config",
+                          fpath,       "--trusted-proxy=192.0.2.0/24",
+                          "--verbose", "--idle-timeout",
+                          "2s"};
     char *argv[9];
     for (int i = 0; i < 9; i++) argv[i] = xstrdup(args[i]);
     const char *pos[4];
