@@ -6,7 +6,7 @@
 #   make fuzz    libFuzzer targets (clang), run briefly
 JOBS ?= 2
 
-.PHONY: all deps build demo check unit asan fuzz format lint clean bench
+.PHONY: all deps build demo check unit asan fuzz format lint docs clean bench
 
 all: build
 
@@ -37,9 +37,13 @@ fuzz:
 	@cmake --build build-fuzz -j$(JOBS)
 	@bash scripts/fuzz.sh build-fuzz $(FUZZ_SECONDS)
 
-lint:
+lint: build
 	@bash scripts/check-includes.sh
 	@bash scripts/check-format.sh
+	@bash scripts/check-docs.sh
+
+docs: build
+	@build/trueopen config docs > docs/config.md
 
 format:
 	@clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')
