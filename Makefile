@@ -5,6 +5,7 @@
 #   make asan    unit tests and fuzz replays under ASan+UBSan (part of check)
 #   make fuzz    libFuzzer targets (clang), run briefly
 JOBS ?= 2
+MAKEFLAGS += --no-print-directory
 
 .PHONY: all deps build demo check unit asan fuzz format lint docs clean bench
 
