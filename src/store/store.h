@@ -123,6 +123,83 @@ void store_set_rules(store_t *s, const classify_rules_t *rules);
 void *store_sqlite_handle(store_t *s);
 const char *store_kind(const store_t *s);
 
+/* ---- administration (SQLite backend; src/store/admin.c) ----------------------------
+ * Account settings, API keys, the audit log, legal holds and retention. Every function
+ * returns TO_EUNSUPPORTED on a backend without SQL (memory). Tables: docs/schema.md. */
+
+typedef struct {
+    uint64_t account;
+    bool exists;                 /* false: no row yet, the defaults below apply */
+    bool suppress_automated;     /* default on */
+    bool keep_recipient_address; /* default off */
+    bool honeypot;               /* default on */
+    int64_t retention_days;      /* default 365 */
+} store_settings_t;
+
+/* NULL-terminated: suppress_automated, retention_days, keep_recipient_address, honeypot. */
+extern const char *const store_setting_names[];
+int store_settings_get(store_t *s, uint64_t account, store_settings_t *out);
+/* Sets one setting from text: on|off (also 1|0, true|false, yes|no) or, for
+ * retention_days, 1..36500. Creates the account row when needed. On bad input fills
+ * err, returns TO_EINVAL and changes nothing. */
+int store_settings_set(store_t *s, uint64_t account, const char *key, const char *value,
+                       int64_t now_us, char *err, size_t errlen);
+void store_settings_json(const store_settings_t *st, buf_t *out);
+
+/* API keys are "tok_" + 43 base64url characters (256 random bits). Only their BLAKE2b
+ * hash and the first STORE_APIKEY_SHOWN characters are stored. */
+#define STORE_APIKEY_PREFIX "tok_"
+#define STORE_APIKEY_SHOWN  12
+typedef struct {
+    int64_t id;
+    uint64_t account;
+    char prefix[STORE_APIKEY_SHOWN + 1];
+    int64_t created_us;
+    int64_t revoked_us; /* 0: active */
+} store_apikey_t;
+/* Makes a key for account; appends it to out_key (the only time it exists in clear). */
+int store_apikey_new(store_t *s, uint64_t account, util_rand_t *rnd, int64_t now_us, buf_t *out_key,
+                     int64_t *out_id);
+/* Keys of one account (0: all), by id; free(*out). */
+int store_apikey_list(store_t *s, uint64_t account, store_apikey_t **out, size_t *out_n);
+/* TO_ENOTFOUND when account has no active key with that id. */
+int store_apikey_revoke(store_t *s, uint64_t account, int64_t id, int64_t now_us);
+/* The account and key id of an active key; TO_EPERM for an unknown or revoked key. */
+int store_apikey_check(store_t *s, slice_t key, uint64_t *out_account, int64_t *out_id);
+
+/* One audit row: who (account, key id; via "api" or "cli"), what (action: the HTTP
+ * method or the command; target: the path or the setting), when, the answer (status:
+ * the HTTP status, or 0/1 for commands) and the remote address. */
+typedef struct {
+    int64_t id;
+    int64_t ts_us;
+    const char *via;
+    uint64_t account; /* 0: unknown (no or a bad key) */
+    int64_t key_id;   /* 0: none */
+    const char *action;
+    const char *target;
+    int status;
+    const char *remote;
+} store_audit_t;
+typedef int (*store_audit_cb)(void *arg, const store_audit_t *a);
+int store_audit_add(store_t *s, const store_audit_t *a);
+/* Rows with ts_us >= since_us of one account (0: all), oldest first. */
+int store_audit_list(store_t *s, int64_t since_us, uint64_t account, store_audit_cb cb, void *arg);
+
+/* Sets or clears a campaign's legal hold. account 0: any (TO_EINVAL when the name
+ * exists in several accounts); TO_ENOTFOUND when there is no such campaign. */
+int store_hold_set(store_t *s, uint64_t account, slice_t campaign, bool on);
+
+typedef struct {
+    uint64_t campaigns;        /* campaigns examined */
+    uint64_t held_campaigns;   /* skipped: under legal hold */
+    uint64_t messages, events; /* deleted */
+} store_retain_result_t;
+/* Deletes messages sent, and events received, more than the account's retention_days
+ * before now_us, except in campaigns under legal hold. One transaction per campaign;
+ * surviving messages that lost events are marked for settling. */
+int store_retain(store_t *s, int64_t now_us, store_retain_result_t *out);
+
 /* ---- writer ----------------------------------------------------------------------- */
 
 typedef struct store_writer store_writer_t;
