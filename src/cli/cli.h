@@ -39,4 +39,15 @@ extern const cfg_def_t cli_events_cfg[];
 extern const cfg_def_t cli_import_cfg[];
 extern const cfg_def_t cli_reclassify_cfg[];
 
+int cmd_report(int argc, char **argv);
+int cmd_campaigns(int argc, char **argv);
+int cmd_settings(int argc, char **argv);
+int cmd_apikey(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_retain(int argc, char **argv);
+int cmd_hold(int argc, char **argv);
+extern const cfg_def_t cli_report_cfg[];
+extern const cfg_def_t cli_campaigns_cfg[];
+extern const cfg_def_t cli_admin_cfg[];
+
 #endif

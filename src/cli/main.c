@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "report/report.h"
 #include "store/store.h"
 
 static const cli_cmd_t commands[] = {
@@ -15,11 +16,23 @@ static const cli_cmd_t commands[] = {
      "events --db PATH [--since T] [--campaign NAME] [--limit N] --format jsonl|table"},
     {"import", cmd_import, "import --db PATH --keys PATH [--rules DIR] < access.jsonl"},
     {"reclassify", cmd_reclassify, "reclassify --db PATH [--campaign NAME] [--rules DIR]"},
+    {"report", cmd_report,
+     "report --db PATH --campaign NAME [--account N] [--exclude-automated|--include-automated] "
+     "[--format table|json|csv] [--both-views]"},
+    {"campaigns", cmd_campaigns, "campaigns --db PATH [--account N] [--format table|json]"},
+    {"settings", cmd_settings,
+     "settings get|set --db PATH --account N [KEY [VALUE]] (suppress_automated on|off, "
+     "retention_days N, keep_recipient_address on|off, honeypot on|off)"},
+    {"apikey", cmd_apikey, "apikey new|list|revoke --db PATH --account N [ID]"},
+    {"audit", cmd_audit, "audit --db PATH [--format jsonl|table] [--since T] [--account N]"},
+    {"retain", cmd_retain, "retain --db PATH"},
+    {"hold", cmd_hold, "hold set|clear --db PATH --campaign NAME [--account N]"},
 };
 
 static const cfg_def_t *const all_tables[] = {
-    util_cfg,       cli_keys_cfg,   cli_token_cfg,      store_cfg,
-    cli_events_cfg, cli_import_cfg, cli_reclassify_cfg, NULL,
+    util_cfg,       cli_keys_cfg,      cli_token_cfg,      store_cfg,
+    cli_events_cfg, cli_import_cfg,    cli_reclassify_cfg, report_cfg,
+    cli_report_cfg, cli_campaigns_cfg, cli_admin_cfg,      NULL,
 };
 
 const cfg_def_t *const *cli_all_tables(void)

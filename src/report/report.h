@@ -195,4 +195,82 @@ void report_message_json(const report_message_t *m, report_view_t view, buf_t *o
 void report_campaigns_json(const report_campaign_t *c, size_t n, buf_t *out);
 void report_campaigns_table(const report_campaign_t *c, size_t n, buf_t *out);
 
+/* ---- the JSON HTTP API ------------------------------------------------------------ */
+
+/*
+ * Routes (docs/api.md), all under Authorization: Bearer KEY (an API key of one
+ * account; no key or a bad key: 401):
+ *   GET /api/v1/campaigns
+ *   GET /api/v1/campaigns/<name>/stats      [?view=people|all | ?exclude_automated=1 |
+ *   GET /api/v1/campaigns/<name>/messages    ?include_automated=1] [&after=ID&limit=N]
+ *   GET|PUT /api/v1/settings                 (PUT: a JSON object of settings)
+ * Another account's campaign is 404, exactly like a missing one. Every call, answered
+ * or refused, is written to the audit log.
+ */
+typedef struct {
+    slice_t method, path, query; /* path without the query; query without '?' */
+    slice_t authorization;       /* the header's value */
+    slice_t content_type;
+    slice_t body;
+    const char *remote; /* peer address, text */
+} report_api_request_t;
+
+typedef struct {
+    int status;
+    buf_t body; /* JSON */
+} report_api_response_t;
+
+#define REPORT_API_PAGE_DEFAULT 1000
+#define REPORT_API_PAGE_MAX     10000
+
+/* Answers one request with s (settled first where figures must be exact) and audits
+ * it. out->body must be initialised by the caller (buf_init). */
+void report_api_handle(store_t *s, const report_api_request_t *rq, int64_t now_us,
+                       report_api_response_t *out);
+
+/*
+ * Request parsing for the API listener: one HTTP/1.1 request head in buf[0..len).
+ * Returns 0 with out filled (slices into buf; body not yet read: *out_head_len and
+ * *out_body_len say where it starts and how long it is), TO_EAGAIN when the head is
+ * incomplete, TO_ETOOBIG past max_head or when Content-Length exceeds max_body, and
+ * TO_EPARSE for anything malformed (*out_err says what; static text).
+ */
+int report_api_parse(const char *buf, size_t len, size_t max_head, size_t max_body,
+                     report_api_request_t *out, size_t *out_head_len, size_t *out_body_len,
+                     const char **out_err);
+
+/* Percent-decodes s into out; false on a bad escape or a decoded NUL. */
+bool report_url_decode(slice_t s, buf_t *out);
+/* The value of key in a query string (first occurrence, still encoded); false if absent. */
+bool report_query_get(slice_t query, const char *key, slice_t *out);
+
+typedef struct {
+    const char *listen; /* ADDR:PORT ([v6]:PORT); port 0 picks a free one */
+    const char *db_uri; /* each worker opens its own store on it */
+    int threads;        /* workers */
+    size_t max_head, max_body;
+    int64_t timeout_ms; /* per connection, for reading the request */
+} report_api_opts_t;
+
+extern const cfg_def_t report_cfg[];
+/* Fills o from report_cfg values (listen and db_uri are left to the caller). */
+void report_api_opts_from_config(const config_t *c, report_api_opts_t *o);
+
+typedef struct report_api_server report_api_server_t;
+/* Binds and starts the listener and its workers. On error fills err. */
+int report_api_start(const report_api_opts_t *o, report_api_server_t **out, char *err,
+                     size_t errlen);
+/* The bound port (useful with port 0). */
+int report_api_port(const report_api_server_t *srv);
+/* Stops accepting, finishes the requests in hand, joins every thread, frees. */
+void report_api_stop(report_api_server_t *srv);
+
+/* ---- retention in the background (serve) ------------------------------------------ */
+
+typedef struct report_retainer report_retainer_t;
+/* Runs store_retain on its own connection to db_uri now and every interval_ms. */
+int report_retainer_start(const char *db_uri, int64_t interval_ms, report_retainer_t **out,
+                          char *err, size_t errlen);
+void report_retainer_stop(report_retainer_t *r);
+
 #endif

@@ -85,5 +85,30 @@ const char *const store__migrations[] = {
     "  final_verdict INTEGER NOT NULL,"
     "  final_reasons TEXT);"
     "CREATE TABLE dirty_messages(message INTEGER PRIMARY KEY);",
+    /* 2: reporting: API keys (hashed), the audit log, and covering indexes for the
+     * campaign report's two ordered scans (messages by id, outcomes by message). */
+    "CREATE TABLE api_keys("
+    "  id INTEGER PRIMARY KEY,"
+    "  account INTEGER NOT NULL,"
+    "  prefix TEXT NOT NULL,"
+    "  hash TEXT NOT NULL UNIQUE,"
+    "  created_us INTEGER NOT NULL,"
+    "  revoked_us INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX api_keys_account ON api_keys(account);"
+    "CREATE TABLE audit("
+    "  id INTEGER PRIMARY KEY,"
+    "  ts_us INTEGER NOT NULL,"
+    "  via TEXT NOT NULL,"
+    "  account INTEGER,"
+    "  key_id INTEGER,"
+    "  action TEXT NOT NULL,"
+    "  target TEXT NOT NULL,"
+    "  status INTEGER NOT NULL,"
+    "  remote TEXT);"
+    "CREATE INDEX audit_ts ON audit(ts_us);"
+    "CREATE INDEX report_messages ON messages(campaign, id, provider, hum_opened, all_opened,"
+    "  hum_clicked, all_clicked, hum_opens, all_opens, hum_clicks, all_clicks);"
+    "CREATE INDEX report_outcomes ON event_outcomes(campaign, message, route, final_verdict,"
+    "  agent, link, ts_us);",
     NULL,
 };

@@ -1,6 +1,6 @@
 /*
- * Test fixture for report tests: a database with the tables reports read (as
- * docs/schema.md documents them) and helpers that write
+ * Test fixture for report tests: a fresh SQLite store (the real migrations) and
+ * helpers that write
  * campaigns, messages and events with chosen outcomes. Message status columns are
  * recomputed from the outcomes with the documented rules (docs/schema.md): a message
  * is opened in a view when it has a counted open or a counted click.
@@ -11,46 +11,40 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "store/store.h"
 #include "test.h"
 
-static const char fx_schema[] =
-    "CREATE TABLE accounts(id INTEGER PRIMARY KEY, name TEXT, created_us INTEGER DEFAULT 0,"
-    " suppress_automated INTEGER DEFAULT 1, keep_recipient_address INTEGER DEFAULT 0,"
-    " honeypot INTEGER DEFAULT 1, retention_days INTEGER DEFAULT 365);"
-    "CREATE TABLE campaigns(id INTEGER PRIMARY KEY, account INTEGER, name TEXT,"
-    " created_us INTEGER DEFAULT 0, legal_hold INTEGER DEFAULT 0, UNIQUE(account, name));"
-    "CREATE TABLE messages(id INTEGER PRIMARY KEY, account INTEGER, campaign INTEGER,"
-    " message_id_hdr TEXT, recipient_domain TEXT, recipient_hash TEXT, recipient_addr TEXT,"
-    " recipient_count INTEGER DEFAULT 1, sent_at INTEGER, link_count INTEGER DEFAULT 0,"
-    " provider INTEGER DEFAULT 0,"
-    " all_opened INTEGER DEFAULT 0, all_clicked INTEGER DEFAULT 0,"
-    " all_first_open_us INTEGER DEFAULT 0, all_first_click_us INTEGER DEFAULT 0,"
-    " all_opens INTEGER DEFAULT 0, all_clicks INTEGER DEFAULT 0,"
-    " hum_opened INTEGER DEFAULT 0, hum_clicked INTEGER DEFAULT 0,"
-    " hum_first_open_us INTEGER DEFAULT 0, hum_first_click_us INTEGER DEFAULT 0,"
-    " hum_opens INTEGER DEFAULT 0, hum_clicks INTEGER DEFAULT 0,"
-    " status_version INTEGER DEFAULT 0);"
-    "CREATE TABLE events(id INTEGER PRIMARY KEY, ts_us INTEGER, route TEXT, method TEXT,"
-    " account INTEGER, campaign INTEGER, message INTEGER, recipient INTEGER, link INTEGER,"
-    " sent_at INTEGER, provider INTEGER, url TEXT, ip TEXT, ua TEXT, verdict INTEGER,"
-    " agent TEXT, via_proxy INTEGER, certainty INTEGER, reasons TEXT, datacenter INTEGER,"
-    " rules_version INTEGER);"
-    "CREATE TABLE event_outcomes(event INTEGER PRIMARY KEY, campaign INTEGER, message INTEGER,"
-    " route TEXT, link INTEGER, ts_us INTEGER, agent TEXT, final_verdict INTEGER,"
-    " final_reasons TEXT);"
-    "CREATE INDEX eo_msg ON event_outcomes(campaign, message);";
+static store_t *fx_store;
+static char fx_path[64];
 
+/* A fresh SQLite store in a temporary file (the real migrations), as a connection. */
 static sqlite3 *fx_open(void)
 {
-    sqlite3 *db;
-    if (sqlite3_open(":memory:", &db) != SQLITE_OK) abort();
-    char *err = NULL;
-    if (sqlite3_exec(db, fx_schema, NULL, NULL, &err) != SQLITE_OK) {
+    snprintf(fx_path, sizeof(fx_path), "/tmp/to-report-test-XXXXXX");
+    int fd = mkstemp(fx_path);
+    if (fd < 0) abort();
+    close(fd);
+    unlink(fx_path);
+    char err[256];
+    if (store_open(fx_path, &fx_store, err, sizeof(err)) != 0) {
         fprintf(stderr, "fixture: %s\n", err);
         abort();
     }
-    return db;
+    return store_sqlite_handle(fx_store);
+}
+
+static void fx_close(void)
+{
+    store_close(fx_store);
+    fx_store = NULL;
+    char p[96];
+    unlink(fx_path);
+    snprintf(p, sizeof(p), "%s-wal", fx_path);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s-shm", fx_path);
+    unlink(p);
 }
 
 static void fx_exec(sqlite3 *db, const char *sql)
@@ -67,7 +61,8 @@ static void fx_account(sqlite3 *db, int id, int suppress)
 {
     char sql[256];
     snprintf(sql, sizeof(sql),
-             "INSERT INTO accounts(id, name, suppress_automated) VALUES(%d, 'acct%d', %d)", id, id,
+             "INSERT INTO accounts(id, name, created_us, suppress_automated)"
+             " VALUES(%d, 'acct%d', 1, %d)", id, id,
              suppress);
     fx_exec(db, sql);
 }
@@ -75,7 +70,7 @@ static void fx_account(sqlite3 *db, int id, int suppress)
 static void fx_campaign(sqlite3 *db, int id, int account, const char *name)
 {
     char sql[256];
-    snprintf(sql, sizeof(sql), "INSERT INTO campaigns(id, account, name) VALUES(%d, %d, '%s')", id,
+    snprintf(sql, sizeof(sql), "INSERT INTO campaigns(id, account, name, created_us) VALUES(%d, %d, '%s', 1)", id,
              account, name);
     fx_exec(db, sql);
 }
@@ -101,8 +96,9 @@ static void fx_event(sqlite3 *db, int campaign, int message, char route, int fv,
     char sql[1024];
     int id = fx_next_event++;
     snprintf(sql, sizeof(sql),
-             "INSERT INTO events(id, ts_us, route, method, account, campaign, message, link, url,"
-             " verdict, agent) VALUES(%d, %lld, '%c', 'GET', 1, %d, %d, %d, %s%s%s, %d, '%s');"
+             "INSERT INTO events(id, ts_us, route, method, account, campaign, message, recipient,"
+             " link, sent_at, provider, url, verdict, agent) VALUES(%d, %lld, '%c', 'GET', 1,"
+             " %d, %d, 0, %d, 0, 0, %s%s%s, %d, '%s');"
              "INSERT INTO event_outcomes(event, campaign, message, route, link, ts_us, agent,"
              " final_verdict) VALUES(%d, %d, %d, '%c', %d, %lld, '%s', %d)",
              id, ts_us, route, campaign, message, link, url ? "'" : "", url ? url : "NULL",

@@ -153,7 +153,7 @@ static void test_views(void)
     /* Another account's campaign is not found. */
     CHECK_INT(report_campaign_stats(db, 2, 10, -1, T0, &st), TO_ENOTFOUND);
     CHECK_INT(report_campaign_stats(db, 1, 999, -1, T0, &st), TO_ENOTFOUND);
-    sqlite3_close(db);
+    fx_close();
 
     /* suppress_automated off: the default view counts everything. */
     db = scenario(0);
@@ -161,7 +161,7 @@ static void test_views(void)
     CHECK_INT(st.view, REPORT_VIEW_ALL);
     CHECK_INT(st.view_source, REPORT_VIEW_FROM_SETTING);
     report_stats_clear(&st);
-    sqlite3_close(db);
+    fx_close();
 }
 
 static void test_find_and_list(void)
@@ -189,7 +189,7 @@ static void test_find_and_list(void)
     report_campaigns_free(c, n);
     CHECK_INT(report_default_view(db, 1), REPORT_VIEW_PEOPLE);
     CHECK_INT(report_default_view(db, 77), REPORT_VIEW_PEOPLE); /* new accounts suppress */
-    sqlite3_close(db);
+    fx_close();
 }
 
 static void test_empty_campaign(void)
@@ -203,7 +203,7 @@ static void test_empty_campaign(void)
     CHECK_INT(st.n_hours, 0);
     CHECK(st.estimate.estimated_human_open_rate == 0.0);
     report_stats_clear(&st);
-    sqlite3_close(db);
+    fx_close();
 }
 
 static void test_view_parse(void)
