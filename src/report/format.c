@@ -255,18 +255,22 @@ void report_stats_table(const report_stats_t *st, buf_t *b)
                    report_automated(*ps[i]), r1);
     }
     pct(r1, report_rate(st->unique_opens.v[v], st->sent));
-    pct(r2, report_rate(st->unique_opens.v[REPORT_VIEW_ALL], st->sent));
-    buf_printf(b, "%-20s %12s %12s\n", "open_rate", r1, v == REPORT_VIEW_ALL ? "" : r2);
+    buf_printf(b, "%-20s %12s\n", "open_rate", r1);
     pct(r1, report_rate(st->unique_clicks.v[v], st->sent));
-    pct(r2, report_rate(st->unique_clicks.v[REPORT_VIEW_ALL], st->sent));
-    buf_printf(b, "%-20s %12s %12s\n", "click_rate", r1, v == REPORT_VIEW_ALL ? "" : r2);
+    buf_printf(b, "%-20s %12s\n", "click_rate", r1);
     pct(r1, report_rate(st->unique_clicks.v[v], st->unique_opens.v[v]));
-    pct(r2, report_rate(st->unique_clicks.v[REPORT_VIEW_ALL], st->unique_opens.v[REPORT_VIEW_ALL]));
-    buf_printf(b, "%-20s %12s %12s\n", "click_to_open_rate", r1, v == REPORT_VIEW_ALL ? "" : r2);
+    buf_printf(b, "%-20s %12s\n", "click_to_open_rate", r1);
     buf_printf(b, "%-20s %12" PRIu64 "\n", "automated_excluded", report_automated_excluded(st));
     buf_printf(b, "%-20s %12" PRIu64 "\n", "honeypot_hits", st->honeypot.v[REPORT_VIEW_ALL]);
-    if (v != REPORT_VIEW_ALL)
-        buf_puts(b, "(the automated column of the rates is the rate with automated events)\n");
+    if (v != REPORT_VIEW_ALL) {
+        char r3[16];
+        const report_view_t a = REPORT_VIEW_ALL;
+        pct(r1, report_rate(st->unique_opens.v[a], st->sent));
+        pct(r2, report_rate(st->unique_clicks.v[a], st->sent));
+        pct(r3, report_rate(st->unique_clicks.v[a], st->unique_opens.v[a]));
+        buf_printf(b, "with automated events: open_rate %s, click_rate %s, click_to_open_rate %s\n",
+                   r1, r2, r3);
+    }
 
     const report_estimate_t *e = &st->estimate;
     pct(r1, e->estimated_human_open_rate);

@@ -62,15 +62,16 @@ static void fx_account(sqlite3 *db, int id, int suppress)
     char sql[256];
     snprintf(sql, sizeof(sql),
              "INSERT INTO accounts(id, name, created_us, suppress_automated)"
-             " VALUES(%d, 'acct%d', 1, %d)", id, id,
-             suppress);
+             " VALUES(%d, 'acct%d', 1, %d)",
+             id, id, suppress);
     fx_exec(db, sql);
 }
 
 static void fx_campaign(sqlite3 *db, int id, int account, const char *name)
 {
     char sql[256];
-    snprintf(sql, sizeof(sql), "INSERT INTO campaigns(id, account, name, created_us) VALUES(%d, %d, '%s', 1)", id,
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO campaigns(id, account, name, created_us) VALUES(%d, %d, '%s', 1)", id,
              account, name);
     fx_exec(db, sql);
 }
