@@ -73,7 +73,6 @@ const char *const store__migrations[] = {
     "  datacenter INTEGER NOT NULL DEFAULT 0,"
     "  rules_version INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX events_message ON events(message, ts_us);"
-    "CREATE INDEX events_campaign_ts ON events(campaign, ts_us);"
     "CREATE TABLE event_outcomes("
     "  event INTEGER PRIMARY KEY,"
     "  campaign INTEGER NOT NULL,"

@@ -235,11 +235,18 @@ static int bind_event(sqlite3_stmt *i, const store_event_t *e, buf_t *reasons)
     return 0;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 static int sq_insert_events(store_t *s, store_event_t *evs, size_t n)
 {
     sq_t *q = (sq_t *)s;
     if (exec(q, "BEGIN IMMEDIATE")) return TO_ESTORE;
     buf_t reasons = BUF_INIT;
+    uint64_t *msgs = xmalloc(xmul(n, sizeof(*msgs)));
     int rc = TO_OK;
     for (size_t k = 0; k < n && rc == TO_OK; k++) {
         store_event_t *e = &evs[k];
@@ -250,13 +257,18 @@ static int sq_insert_events(store_t *s, store_event_t *evs, size_t n)
             break;
         }
         e->id = sqlite3_last_insert_rowid(q->db);
-        /* Consecutive events of one message mark it once. */
-        if (k > 0 && evs[k - 1].ev.tok.message == e->ev.tok.message) continue;
-        sqlite3_stmt *d = st(q, ST_DIRTY_ADD);
-        sqlite3_bind_int64(d, 1, (sqlite3_int64)e->ev.tok.message);
-        if (sqlite3_step(d) != SQLITE_DONE) rc = sq_fail(q, "dirty insert");
+        msgs[k] = e->ev.tok.message;
     }
     buf_clear(&reasons);
+    /* Each message the batch touched is marked once. */
+    qsort(msgs, n, sizeof(*msgs), cmp_u64);
+    for (size_t k = 0; k < n && rc == TO_OK; k++) {
+        if (k > 0 && msgs[k] == msgs[k - 1]) continue;
+        sqlite3_stmt *d = st(q, ST_DIRTY_ADD);
+        sqlite3_bind_int64(d, 1, (sqlite3_int64)msgs[k]);
+        if (sqlite3_step(d) != SQLITE_DONE) rc = sq_fail(q, "dirty insert");
+    }
+    free(msgs);
     if (rc == TO_OK && exec(q, "COMMIT") == TO_OK) return TO_OK;
     exec(q, "ROLLBACK");
     return TO_ESTORE;
