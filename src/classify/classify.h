@@ -110,6 +110,19 @@ void classify_opts_from_config(const config_t *c, classify_opts_t *o, classify_m
 void classify_rules_set_opts(classify_rules_t *r, const classify_opts_t *o);
 /* The rules directory compiled in (the source tree's data/rules for a build tree). */
 const char *classify_default_rules_dir(void);
+/*
+ * `trueopen rules update`: refreshes every range file listed in DIR/rules.conf from
+ * `from` (a directory, or a base URL file:// http:// https:// to which the file name
+ * is appended), or from each file's vendor URL when from is NULL. Each feed is read
+ * in its vendor format, parsed and checked (every entry valid and plausibly narrow, at
+ * least one, and no fewer than half the ranges of the current file unless force); the
+ * new set is staged next to DIR and loaded as a whole, and only then are the changed
+ * files renamed into DIR under an exclusive lock on DIR/.lock (loads take a shared
+ * one). report gets one line per file. Nothing changes on any error.
+ */
+int classify_rules_update(const char *dir, const char *from, bool force, buf_t *report, char *err,
+                          size_t errlen);
+
 /* One line per rule file: file, kind, entries; then totals and the version. */
 void classify_rules_describe(const classify_rules_t *r, buf_t *out);
 
@@ -147,6 +160,31 @@ void classify_msg_opts_default(classify_msg_opts_t *o);
 
 /* evs sorted by ts_us. Fills final_verdict and final_reasons of every event. */
 void classify_message(const classify_msg_opts_t *o, classify_msg_event_t *evs, size_t n);
+
+/* ---- JSON lines (trueopen classify) ---------------------------------------------- */
+
+/*
+ * One input line: {"type":"open|click|honeypot","ip":..,"ua":..,"method":..,
+ * "headers":{..},"seconds_since_send":..,"message":"id","provider":"name",
+ * "ts":"RFC 3339 or UNIX","link":N}. Only "type" is required. Header names are
+ * case-insensitive; DNT and Sec-GPC are accepted and never used as evidence.
+ */
+typedef struct {
+    classify_input_t in;
+    slice_t message; /* empty when absent */
+    bool has_ts;
+    int64_t ts_us;
+    uint32_t link;
+} classify_json_event_t;
+
+/* Parses one line; strings are copied into a. Returns 0, or TO_EPARSE with err filled
+ * (a static explanation, no input echoed). */
+int classify_json_parse(slice_t line, arena_t *a, classify_json_event_t *out, char *err,
+                        size_t errlen);
+/* Appends the output object: verdict, agent, via_proxy, certainty, reasons (array),
+ * rules_version, and event_verdict when the message level changed the verdict. */
+void classify_json_result(buf_t *out, const classify_result_t *res, uint8_t final_verdict,
+                          uint64_t final_reasons, uint32_t rules_version);
 
 extern const cfg_def_t classify_cfg[];
 

@@ -120,6 +120,11 @@ int classify__ua_compile(const classify__ua_pat_t *pats, size_t n, classify__ua_
 long classify__ua_match(classify__ua_db_t *db, slice_t ua);
 void classify__ua_free(classify__ua_db_t *db);
 
+/* Parses the text of a User-Agent pattern file (kind 1) or an operator file (kind 0)
+ * and, when it holds few patterns, compiles them (fuzzing). */
+int classify__parse_rule_text(int kind, const char *data, size_t len, size_t *count, char *err,
+                              size_t errlen);
+
 /* Agent names are interned once per process so results can carry plain pointers that
  * outlive a rule reload. */
 const char *classify__intern(const char *name, size_t len);

@@ -401,6 +401,34 @@ static void load_clear(load_t *L)
     free(L->files);
 }
 
+int classify__parse_rule_text(int kind, const char *data, size_t len, size_t *count, char *err,
+                              size_t errlen)
+{
+    load_t L = {0};
+    int rc = 0;
+    *count = 0;
+    if (kind == 0) {
+        rc = parse_operator(&L, data, len, "operator.rules", count, err, errlen);
+    } else {
+        lines_t pl = {data, data + len, 0};
+        slice_t ps;
+        while (!rc && next_line(&pl, &ps)) {
+            if (blank_or_comment(ps)) continue;
+            rc = parse_pattern(ps, "ua.rules", pl.line, false, &L.pats, err, errlen);
+            (*count)++;
+        }
+    }
+    if (!rc && L.pats.n + L.oppats.n <= 8) {
+        pats_t *p = L.pats.n ? &L.pats : &L.oppats;
+        classify__ua_db_t *db = NULL;
+        rc = classify__ua_compile(p->v, p->n, &db, err, errlen);
+        if (!rc) classify__ua_match(db, slice_make(data, len));
+        classify__ua_free(db);
+    }
+    load_clear(&L);
+    return rc;
+}
+
 /* Reads DIR/NAME, rejecting names that leave the directory. */
 static int read_rule_file(const char *dir, slice_t name, buf_t *b, char *err, size_t errlen)
 {

@@ -49,5 +49,12 @@ int cmd_hold(int argc, char **argv);
 extern const cfg_def_t cli_report_cfg[];
 extern const cfg_def_t cli_campaigns_cfg[];
 extern const cfg_def_t cli_admin_cfg[];
+int cmd_classify(int argc, char **argv);
+int cmd_rules(int argc, char **argv);
+extern const cfg_def_t cli_classify_cfg[];
+extern const cfg_def_t cli_rules_cfg[];
+extern const cfg_def_t cli_rules_dir_cfg[];
+/* --rules, else the rules_dir setting, else the compiled-in default. */
+const char *cli_rules_dir(const config_t *c);
 
 #endif

@@ -2,11 +2,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "classify/classify.h"
 #include "cli/cli.h"
 #include "report/report.h"
 #include "store/store.h"
 
 static const cli_cmd_t commands[] = {
+    {"classify", cmd_classify,
+     "classify [--rules DIR] [--link-count N] < events.jsonl (JSON lines in, one verdict line out "
+     "each)"},
+    {"rules", cmd_rules,
+     "rules list|check [--rules DIR] | rules update [--rules DIR] [--from DIR-or-URL] [--force]"},
     {"config", cmd_config, "config check FILE | config dump [--config FILE] | config docs"},
     {"keys", cmd_keys, "keys new|list|retire --keys PATH [ID]"},
     {"token", cmd_token,
@@ -30,9 +36,9 @@ static const cli_cmd_t commands[] = {
 };
 
 static const cfg_def_t *const all_tables[] = {
-    util_cfg,       cli_keys_cfg,      cli_token_cfg,      store_cfg,
-    cli_events_cfg, cli_import_cfg,    cli_reclassify_cfg, report_cfg,
-    cli_report_cfg, cli_campaigns_cfg, cli_admin_cfg,      NULL,
+    util_cfg,       cli_keys_cfg,       cli_token_cfg,    store_cfg,      cli_events_cfg,
+    cli_import_cfg, cli_reclassify_cfg, report_cfg,       cli_report_cfg, cli_campaigns_cfg,
+    cli_admin_cfg,  classify_cfg,       cli_classify_cfg, cli_rules_cfg,  NULL,
 };
 
 const cfg_def_t *const *cli_all_tables(void)
