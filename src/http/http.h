@@ -82,16 +82,16 @@ int http_opts_from_config(const config_t *c, http_opts_t *o, char *err, size_t e
 typedef struct http_server http_server_t;
 
 /*
- * Binds the listeners (so privileges can be dropped before http_server_start) and
- * prepares the loops. ring, sink and clock are borrowed and must outlive the server.
- * TO_EINVAL (bad settings) or TO_EIO (cannot listen) with err filled.
+ * Binds the listeners and prepares the loops, starting no thread, so privileges can
+ * be dropped before anything else starts. ring and clock are borrowed and must
+ * outlive the server. TO_EINVAL (bad settings) or TO_EIO (cannot listen), err filled.
  */
-int http_server_new(const http_opts_t *o, const token_ring_t *ring, http_sink_t *sink,
-                    util_clock_t *clock, http_server_t **out, char *err, size_t errlen);
+int http_server_new(const http_opts_t *o, const token_ring_t *ring, util_clock_t *clock,
+                    http_server_t **out, char *err, size_t errlen);
 /* The bound port (useful with port 0). */
 uint16_t http_server_port(const http_server_t *s);
-/* Starts one thread per loop. */
-int http_server_start(http_server_t *s);
+/* Starts one thread per loop, handing events to sink (borrowed; once per server). */
+int http_server_start(http_server_t *s, http_sink_t *sink);
 /*
  * Stops accepting, closes idle connections, answers every request already handed to
  * the sink (waiting for its done, up to the shutdown timeout), then joins the threads.

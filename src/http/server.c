@@ -815,8 +815,8 @@ static int make_listener(const struct sockaddr_storage *ss, socklen_t sl, int ba
     return fd;
 }
 
-int http_server_new(const http_opts_t *o, const token_ring_t *ring, http_sink_t *sink,
-                    util_clock_t *clock, http_server_t **out, char *err, size_t errlen)
+int http_server_new(const http_opts_t *o, const token_ring_t *ring, util_clock_t *clock,
+                    http_server_t **out, char *err, size_t errlen)
 {
     *out = NULL;
     struct sockaddr_storage ss;
@@ -844,7 +844,6 @@ int http_server_new(const http_opts_t *o, const token_ring_t *ring, http_sink_t 
     }
     s->ntrusted = o->ntrusted;
     s->ring = ring;
-    s->sink = sink;
     s->clock = clock;
     s->nloops = o->threads;
     s->loops = xcalloc((size_t)s->nloops, sizeof(loop_t));
@@ -912,8 +911,10 @@ uint16_t http_server_port(const http_server_t *s)
     return s->port;
 }
 
-int http_server_start(http_server_t *s)
+int http_server_start(http_server_t *s, http_sink_t *sink)
 {
+    if (NEVER(!sink || s->sink)) return TO_EINVAL;
+    s->sink = sink;
     for (int i = 0; i < s->nloops; i++) {
         loop_t *lp = &s->loops[i];
         if (pthread_create(&lp->thr, NULL, loop_main, lp) != 0) {

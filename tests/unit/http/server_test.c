@@ -293,13 +293,13 @@ static http_server_t *start(tsink_t *ts, util_clock_t *clk, const char *const *e
         abort();
     }
     http_server_t *s;
-    if (http_server_new(&o, ring, &ts->sink, clk, &s, err, sizeof(err)) != 0) {
+    if (http_server_new(&o, ring, clk, &s, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
         abort();
     }
     config_free(c);
     port = http_server_port(s);
-    http_server_start(s);
+    http_server_start(s, &ts->sink);
     return s;
 }
 
@@ -715,11 +715,11 @@ static void test_settings(void)
     http_server_t *s = NULL;
     tsink_t ts;
     ts_init(&ts);
-    CHECK_INT(http_server_new(&o, ring, &ts.sink, &clock_system, &s, err, sizeof(err)), TO_EINVAL);
+    CHECK_INT(http_server_new(&o, ring, &clock_system, &s, err, sizeof(err)), TO_EINVAL);
     CHECK(s == NULL);
     config_set(c, "listen", "[::1]:0", err, sizeof(err));
     CHECK_INT(http_opts_from_config(c, &o, err, sizeof(err)), 0);
-    int rc = http_server_new(&o, ring, &ts.sink, &clock_system, &s, err, sizeof(err));
+    int rc = http_server_new(&o, ring, &clock_system, &s, err, sizeof(err));
     if (rc == 0) { /* ::1 may be missing in a container */
         CHECK(http_server_port(s) > 0);
         http_server_free(s);
