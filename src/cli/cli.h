@@ -29,12 +29,14 @@ int cli_usage(const char *cmd);
 int cmd_config(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_reclassify(int argc, char **argv);
 
 extern const cfg_def_t cli_keys_cfg[];
 extern const cfg_def_t cli_token_cfg[];
+extern const cfg_def_t cli_serve_cfg[];
 extern const cfg_def_t cli_events_cfg[];
 extern const cfg_def_t cli_import_cfg[];
 extern const cfg_def_t cli_reclassify_cfg[];

@@ -4,10 +4,14 @@
 
 #include "classify/classify.h"
 #include "cli/cli.h"
+#include "http/http.h"
 #include "report/report.h"
 #include "store/store.h"
 
 static const cli_cmd_t commands[] = {
+    {"serve", cmd_serve,
+     "serve [--config FILE] --listen ADDR:PORT --db PATH --keys PATH [--trusted-proxy CIDR]... "
+     "[--user NAME]"},
     {"classify", cmd_classify,
      "classify [--rules DIR] [--link-count N] < events.jsonl (JSON lines in, one verdict line out "
      "each)"},
@@ -36,9 +40,12 @@ static const cli_cmd_t commands[] = {
 };
 
 static const cfg_def_t *const all_tables[] = {
-    util_cfg,       cli_keys_cfg,       cli_token_cfg,    store_cfg,      cli_events_cfg,
-    cli_import_cfg, cli_reclassify_cfg, report_cfg,       cli_report_cfg, cli_campaigns_cfg,
-    cli_admin_cfg,  classify_cfg,       cli_classify_cfg, cli_rules_cfg,  NULL,
+    util_cfg,           cli_keys_cfg,   cli_token_cfg,
+    store_cfg,          cli_events_cfg, cli_import_cfg,
+    cli_reclassify_cfg, report_cfg,     cli_report_cfg,
+    cli_campaigns_cfg,  cli_admin_cfg,  classify_cfg,
+    cli_classify_cfg,   cli_rules_cfg,  http_cfg,
+    cli_serve_cfg,      NULL,
 };
 
 const cfg_def_t *const *cli_all_tables(void)

@@ -65,13 +65,13 @@ void http__metrics_render(http__counters_t *const *sets, size_t n, buf_t *out)
         buf_printf(out, "trueopen_tokens_rejected_total{route=\"%s\"} %llu\n",
                    http__route_name((http__route_id_t)r), (unsigned long long)v);
     }
-    series(out, "trueopen_events_queued_total", "counter", "Events handed to the store writer.",
-           SUM(events_queued));
-    series(out, "trueopen_events_committed_total", "counter",
+    series(out, "trueopen_http_events_queued_total", "counter",
+           "Events handed to the store writer.", SUM(events_queued));
+    series(out, "trueopen_http_events_committed_total", "counter",
            "Events the store reported committed before their response.", SUM(events_committed));
-    series(out, "trueopen_events_failed_total", "counter",
+    series(out, "trueopen_http_events_failed_total", "counter",
            "Events the store failed to commit (answered anyway).", SUM(events_failed));
-    series(out, "trueopen_events_refused_total", "counter",
+    series(out, "trueopen_http_events_refused_total", "counter",
            "Events refused because the store queue was full (answered anyway).",
            SUM(events_refused));
     series(out, "trueopen_http_connections_total", "counter", "Connections accepted.",

@@ -27,9 +27,9 @@ int main(void)
     CHECK(strstr(t, "trueopen_http_requests_total{route=\"other\",status=\"other\"} 1\n"));
     CHECK(strstr(t, "trueopen_http_requests_total{route=\"click\",status=\"302\"} 0\n"));
     CHECK(!strstr(t, "route=\"healthz\""));
-    CHECK(strstr(t, "trueopen_events_queued_total 2\n"));
-    CHECK(strstr(t, "trueopen_events_committed_total 1\n"));
-    CHECK(strstr(t, "trueopen_events_refused_total 1\n"));
+    CHECK(strstr(t, "trueopen_http_events_queued_total 2\n"));
+    CHECK(strstr(t, "trueopen_http_events_committed_total 1\n"));
+    CHECK(strstr(t, "trueopen_http_events_refused_total 1\n"));
     CHECK(strstr(t, "trueopen_tokens_rejected_total{route=\"click\"} 1\n"));
     CHECK(strstr(t, "trueopen_http_timeouts_total{kind=\"header\"} 1\n"));
     /* every line is a comment or "name{labels} value" */

@@ -428,8 +428,8 @@ static void test_routes(void)
     CHECK(strstr(m, "trueopen_http_requests_total{route=\"open\",status=\"200\"} 6\n"));
     CHECK(strstr(m, "trueopen_http_requests_total{route=\"click\",status=\"302\"} 2\n"));
     CHECK(strstr(m, "trueopen_http_requests_total{route=\"click\",status=\"404\"} 6\n"));
-    CHECK(strstr(m, "trueopen_events_queued_total 5\n"));
-    CHECK(strstr(m, "trueopen_events_committed_total 5\n"));
+    CHECK(strstr(m, "trueopen_http_events_queued_total 5\n"));
+    CHECK(strstr(m, "trueopen_http_events_committed_total 5\n"));
     CHECK(strstr(m, "trueopen_tokens_rejected_total{route=\"open\"} 4\n"));
     CHECK(strstr(m, "trueopen_test_sink_events 5\n")); /* the sink's own series */
     hangup(fd);
@@ -590,7 +590,7 @@ static void test_limits(void)
     CHECK_INT(r.status, 302);
     buf_t m = BUF_INIT;
     http_server_metrics(s, &m);
-    CHECK(strstr(buf_cstr(&m), "trueopen_events_refused_total 2\n"));
+    CHECK(strstr(buf_cstr(&m), "trueopen_http_events_refused_total 2\n"));
     CHECK(strstr(buf_cstr(&m), "trueopen_http_timeouts_total{kind=\"header\"} 2\n"));
     CHECK(strstr(buf_cstr(&m), "trueopen_http_requests_total{route=\"other\",status=\"431\"} 2\n"));
     buf_clear(&m);
