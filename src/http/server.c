@@ -736,6 +736,8 @@ static void *loop_main(void *arg)
         if (n < 0 && errno != EINTR) log_fatal("http: epoll_wait: %s", strerror(errno));
         lp->now_ms = mono_ms();
         update_date(lp);
+        /* before answering anything: a response sent after the stop says close */
+        if (atomic_load(&srv->stopping) && !lp->draining) begin_drain(lp);
         for (int i = 0; i < n; i++) {
             void *p = evs[i].data.ptr;
             if (p == &lp->lfd)
