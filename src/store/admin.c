@@ -433,32 +433,41 @@ static int run_bound(sqlite3 *db, const char *sql, int64_t campaign, int64_t cut
 
 /* One campaign in one transaction: messages sent before the cut go with all their
  * events; events before the cut go too; surviving messages that lost events are
- * marked dirty so their status is recomputed. */
+ * marked dirty so their status is recomputed. Old events are found through the
+ * narrow event_outcomes index (the store settles first, so every event has its
+ * outcome) and through events(message) for the messages that go. */
 static int retain_campaign(sqlite3 *db, int64_t c, int64_t cut_us, store_retain_result_t *o)
 {
     static const char mark[] =
-        "INSERT OR IGNORE INTO dirty_messages(message) SELECT DISTINCT message FROM events"
-        " WHERE campaign = ?1 AND ts_us < ?2 AND message NOT IN"
+        "INSERT OR IGNORE INTO dirty_messages(message) SELECT DISTINCT message FROM"
+        " event_outcomes WHERE campaign = ?1 AND ts_us < ?2 AND message NOT IN"
+        " (SELECT id FROM messages WHERE campaign = ?1 AND sent_at < ?3)";
+    static const char doom_old[] =
+        "INSERT OR IGNORE INTO temp.retain_ev(id) SELECT event FROM event_outcomes"
+        " WHERE campaign = ?1 AND ts_us < ?2";
+    static const char doom_msg[] =
+        "INSERT OR IGNORE INTO temp.retain_ev(id) SELECT e.id FROM events e WHERE e.message IN"
         " (SELECT id FROM messages WHERE campaign = ?1 AND sent_at < ?3)";
     static const char del_out[] =
-        "DELETE FROM event_outcomes WHERE event IN (SELECT id FROM events WHERE campaign = ?1"
-        " AND (ts_us < ?2 OR message IN (SELECT id FROM messages WHERE campaign = ?1"
-        " AND sent_at < ?3)))";
-    static const char del_ev[] =
-        "DELETE FROM events WHERE campaign = ?1 AND (ts_us < ?2 OR message IN"
-        " (SELECT id FROM messages WHERE campaign = ?1 AND sent_at < ?3))";
+        "DELETE FROM event_outcomes WHERE event IN (SELECT id FROM temp.retain_ev)";
+    static const char del_ev[] = "DELETE FROM events WHERE id IN (SELECT id FROM temp.retain_ev)";
     static const char del_dirty[] =
         "DELETE FROM dirty_messages WHERE message IN (SELECT id FROM messages"
         " WHERE campaign = ?1 AND sent_at < ?3)";
     static const char del_msg[] = "DELETE FROM messages WHERE campaign = ?1 AND sent_at < ?3";
     int64_t cut_s = cut_us / 1000000;
-    int rc = exec(db, "BEGIN IMMEDIATE");
+    int rc = exec(db, "CREATE TEMP TABLE IF NOT EXISTS retain_ev(id INTEGER PRIMARY KEY)");
+    if (!rc) rc = exec(db, "BEGIN IMMEDIATE");
     if (rc) return rc;
-    rc = run_bound(db, mark, c, cut_us, cut_s, NULL);
+    rc = exec(db, "DELETE FROM temp.retain_ev");
+    if (!rc) rc = run_bound(db, mark, c, cut_us, cut_s, NULL);
+    if (!rc) rc = run_bound(db, doom_old, c, cut_us, cut_s, NULL);
+    if (!rc) rc = run_bound(db, doom_msg, c, cut_us, cut_s, NULL);
     if (!rc) rc = run_bound(db, del_out, c, cut_us, cut_s, NULL);
     if (!rc) rc = run_bound(db, del_ev, c, cut_us, cut_s, &o->events);
     if (!rc) rc = run_bound(db, del_dirty, c, cut_us, cut_s, NULL);
     if (!rc) rc = run_bound(db, del_msg, c, cut_us, cut_s, &o->messages);
+    if (!rc) rc = exec(db, "DELETE FROM temp.retain_ev");
     if (!rc) rc = exec(db, "COMMIT");
     if (rc) exec(db, "ROLLBACK");
     return rc;
@@ -469,11 +478,13 @@ int store_retain(store_t *s, int64_t now_us, store_retain_result_t *out)
     sqlite3 *db = db_of(s);
     if (!db) return TO_EUNSUPPORTED;
     memset(out, 0, sizeof(*out));
+    int rc = store_settle(s); /* every event gets its outcome row first */
+    if (rc) return rc;
     sqlite3_stmt *st;
-    int rc = prep(db,
-                  "SELECT c.id, c.legal_hold, coalesce(a.retention_days, 365)"
-                  " FROM campaigns c LEFT JOIN accounts a ON a.id = c.account ORDER BY c.id",
-                  &st);
+    rc = prep(db,
+              "SELECT c.id, c.legal_hold, coalesce(a.retention_days, 365)"
+              " FROM campaigns c LEFT JOIN accounts a ON a.id = c.account ORDER BY c.id",
+              &st);
     if (rc) return rc;
     int64_t *ids = NULL, *days = NULL;
     size_t n = 0, cap = 0;
