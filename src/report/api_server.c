@@ -26,7 +26,7 @@ const cfg_def_t report_cfg[] = {
     {"api_max_head", CFG_SIZE, "16k", 1024, 1 << 20, 0, "largest API request head"},
     {"api_max_body", CFG_SIZE, "64k", 0, 1 << 24, 0, "largest API request body"},
     {"api_timeout", CFG_MS, "5s", 100, 600000, 0, "time allowed to send an API request"},
-    {"retention_interval", CFG_MS, "1d", 1000, 0, 0,
+    {"retention_interval", CFG_MS, "1d", 1000, 31622400000LL, 0,
      "how often serve deletes data past each account's retention_days"},
     CFG_END,
 };
