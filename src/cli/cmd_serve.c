@@ -2,7 +2,10 @@
  * trueopen serve: the tracking server. Privileged setup first (read the keys, open
  * the store, bind the listeners), then the irrevocable privilege drop, then the
  * threads. SIGTERM/SIGINT: stop accepting, answer what is in flight, commit all that
- * is queued, exit 0. SIGHUP: a reload request.
+ * is queued, exit 0. SIGHUP: reload the rule data; the new set is loaded beside the
+ * old one, handed to the writer, and the old one freed once no batch can still be
+ * using it. A rule set that does not load is logged and the old one kept. No request
+ * waits on a reload: the HTTP threads never touch the rules.
  */
 #include <errno.h>
 #include <grp.h>
@@ -13,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "classify/classify.h"
 #include "cli/cli.h"
 #include "http/http.h"
 #include "store/store.h"
@@ -49,9 +53,43 @@ static int drop_privileges(const char *user, char *err, size_t errlen)
     return TO_OK;
 }
 
+static int load_rules(const config_t *c, classify_rules_t **out, char *err, size_t errlen)
+{
+    const char *dir = cli_rules_dir(c);
+    char lerr[512];
+    if (classify_rules_load(dir, out, lerr, sizeof(lerr)) != 0) {
+        snprintf(err, errlen, "rules: %s", lerr);
+        return TO_EPARSE;
+    }
+    classify_opts_t o;
+    classify_opts_from_config(c, &o, NULL);
+    classify_rules_set_opts(*out, &o);
+    log_info("serve: rules %08x loaded from %s", classify_rules_version(*out), dir);
+    return 0;
+}
+
+/* SIGHUP: the new set goes to the writer, which takes it up at its next batch; once
+ * any batch that began with the old set has finished, nothing refers to it. */
+static void reload_rules(const config_t *c, store_writer_t *w, classify_rules_t **cur)
+{
+    classify_rules_t *fresh = NULL;
+    char err[600];
+    log_info("serve: reload requested");
+    if (load_rules(c, &fresh, err, sizeof(err)) != 0) {
+        log_error("serve: reload failed, keeping rules %08x: %s", classify_rules_version(*cur),
+                  err);
+        return;
+    }
+    store_writer_set_rules(w, fresh);
+    store_writer_quiesce(w);
+    classify_rules_free(*cur);
+    *cur = fresh;
+}
+
 int cmd_serve(int argc, char **argv)
 {
-    const cfg_def_t *const tables[] = {cli_keys_cfg, http_cfg, store_cfg, cli_serve_cfg, NULL};
+    const cfg_def_t *const tables[] = {cli_keys_cfg, http_cfg,          store_cfg, cli_serve_cfg,
+                                       classify_cfg, cli_rules_dir_cfg, NULL};
     config_t *c = cli_config(argc, argv, tables, NULL, 0, NULL);
     char err[512];
     http_opts_t ho;
@@ -77,10 +115,16 @@ int cmd_serve(int argc, char **argv)
     store_t *st = NULL;
     http_server_t *srv = NULL;
     store_writer_t *w = NULL;
+    classify_rules_t *rules = NULL;
     int rc = 1;
     if (token_ring_load(config_str(c, "keys"), &ring, err, sizeof(err)) != 0) goto fail;
     if (store_open(config_str(c, "db"), &st, err, sizeof(err)) != 0) goto fail;
     if (store_apply_config(st, c, err, sizeof(err)) != 0) goto fail;
+    if (load_rules(c, &rules, err, sizeof(err)) != 0) goto fail;
+    classify_msg_opts_t mo;
+    classify_opts_from_config(c, NULL, &mo);
+    store_set_msg_opts(st, &mo);
+    store_set_rules(st, rules);
     if (http_server_new(&ho, ring, &clock_system, &srv, err, sizeof(err)) != 0) goto fail;
     const char *user = config_str(c, "user");
     if (user && geteuid() == 0) {
@@ -104,7 +148,7 @@ int cmd_serve(int argc, char **argv)
         int sig = 0;
         if (sigwait(&sigs, &sig) != 0) continue;
         if (sig == SIGHUP) {
-            log_info("serve: reload requested");
+            reload_rules(c, w, &rules);
             continue;
         }
         log_info("serve: %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -124,6 +168,7 @@ done:
     if (w) store_writer_stop(w);
     http_server_free(srv);
     store_close(st);
+    classify_rules_free(rules); /* after the writer, the only user, has stopped */
     token_ring_free(ring);
     config_free(c);
     return rc;
