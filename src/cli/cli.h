@@ -29,6 +29,9 @@ int cli_usage(const char *cmd);
 int cmd_config(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 int cmd_token(int argc, char **argv);
+int cmd_rewrite(int argc, char **argv);
+int cmd_milter(int argc, char **argv);
+int cmd_messages(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_import(int argc, char **argv);
@@ -36,6 +39,17 @@ int cmd_reclassify(int argc, char **argv);
 
 extern const cfg_def_t cli_keys_cfg[];
 extern const cfg_def_t cli_token_cfg[];
+extern const cfg_def_t cli_rewrite_cfg[];
+extern const cfg_def_t cli_milter_cfg[];
+extern const cfg_def_t cli_messages_cfg[];
+
+/* The rewriter wired to the store (cli/rewrite_store.c), for rewrite and milter: loads
+ * the key ring (keys), opens the store (db), reads the rewrite settings. */
+typedef struct cli_rewriter cli_rewriter_t;
+struct rewrite;
+int cli_rewriter_open(const config_t *c, cli_rewriter_t **out, char *err, size_t errlen);
+struct rewrite *cli_rewriter_get(cli_rewriter_t *r);
+void cli_rewriter_close(cli_rewriter_t *r);
 extern const cfg_def_t cli_serve_cfg[];
 extern const cfg_def_t cli_events_cfg[];
 extern const cfg_def_t cli_import_cfg[];

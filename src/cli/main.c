@@ -4,11 +4,19 @@
 
 #include "classify/classify.h"
 #include "cli/cli.h"
+#include "rewrite/rewrite.h"
 #include "http/http.h"
 #include "report/report.h"
 #include "store/store.h"
 
 static const cli_cmd_t commands[] = {
+    {"rewrite", cmd_rewrite,
+     "rewrite --keys PATH --db PATH --tracking-url URL --account N [--campaign NAME] "
+     "[--recipient ADDR] [--sent-at UNIX] < in.eml > out.eml"},
+    {"milter", cmd_milter,
+     "milter --socket unix:PATH|inet:PORT@ADDR --keys PATH --db PATH --tracking-url URL "
+     "--account N"},
+    {"messages", cmd_messages, "messages --db PATH [--campaign NAME] --format jsonl|table"},
     {"serve", cmd_serve,
      "serve [--config FILE] --listen ADDR:PORT --db PATH --keys PATH [--trusted-proxy CIDR]... "
      "[--user NAME]"},
@@ -40,12 +48,13 @@ static const cli_cmd_t commands[] = {
 };
 
 static const cfg_def_t *const all_tables[] = {
-    util_cfg,           cli_keys_cfg,   cli_token_cfg,
-    store_cfg,          cli_events_cfg, cli_import_cfg,
-    cli_reclassify_cfg, report_cfg,     cli_report_cfg,
-    cli_campaigns_cfg,  cli_admin_cfg,  classify_cfg,
-    cli_classify_cfg,   cli_rules_cfg,  http_cfg,
-    cli_serve_cfg,      NULL,
+    util_cfg,       rewrite_cfg,        cli_rewrite_cfg,
+    cli_milter_cfg, cli_messages_cfg,   cli_keys_cfg,
+    cli_token_cfg,  store_cfg,          cli_events_cfg,
+    cli_import_cfg, cli_reclassify_cfg, report_cfg,
+    cli_report_cfg, cli_campaigns_cfg,  cli_admin_cfg,
+    classify_cfg,   cli_classify_cfg,   cli_rules_cfg,
+    http_cfg,       cli_serve_cfg,      NULL,
 };
 
 const cfg_def_t *const *cli_all_tables(void)
