@@ -1,6 +1,7 @@
 /* trueopen milter: the rewriter behind libmilter, for Postfix or Sendmail. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cli/cli.h"
 #include "rewrite/rewrite.h"
