@@ -226,6 +226,7 @@ static const struct {
 
 void rewrite_html_unescape(slice_t v, buf_t *out)
 {
+    if (!v.len) return;
     const char *p = v.p, *e = v.p + v.len;
     while (p < e) {
         const char *amp = memchr(p, '&', (size_t)(e - p));

@@ -676,6 +676,7 @@ static void plan_clear(plan_t *pl)
 /* Copies a header value, unfolded and trimmed, at most max bytes. */
 static void header_text(slice_t v, size_t max, buf_t *out)
 {
+    if (!v.len) return;
     v = slice_trim(v);
     for (size_t i = 0; i < v.len && out->len < max; i++) {
         char c = v.p[i];
@@ -686,6 +687,7 @@ static void header_text(slice_t v, size_t max, buf_t *out)
 
 static void parse_unsub(plan_t *pl, slice_t v)
 {
+    if (!v.len) return;
     const char *p = v.p, *e = v.p + v.len;
     while (p < e && pl->nunsub < TO_ARRAY_LEN(pl->unsub)) {
         const char *lt = memchr(p, '<', (size_t)(e - p));
