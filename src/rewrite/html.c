@@ -156,7 +156,10 @@ bool rewrite_html_next(rewrite_html_t *h, rewrite_html_tag_t *out)
                 break;
             }
             h->pos = next;
-            if (!out->end && raw_text_tag(out->name)) h->pos = skip_raw(p, len, next, out->name);
+            if (!out->end && raw_text_tag(out->name)) {
+                h->pos = skip_raw(p, len, next, out->name);
+                if (h->pos == len) h->tail = at; /* never closed: the rest is its text */
+            }
             return true;
         }
         if (c == '!') {
@@ -173,15 +176,18 @@ bool rewrite_html_next(rewrite_html_t *h, rewrite_html_tag_t *out)
                 }
                 const char *e = memmem(p + s, len - s, "-->", 3);
                 h->pos = e ? (size_t)(e - p) + 3 : len;
+                if (!e) h->tail = at;
                 continue;
             }
             const char *e = memchr(p + at + 2, '>', len - at - 2);
             h->pos = e ? (size_t)(e - p) + 1 : len;
+            if (!e) h->tail = at;
             continue;
         }
         if (c == '?' || (c == '/' && at + 2 < len && p[at + 2] != '>')) {
             const char *e = memchr(p + at + 2, '>', len - at - 2);
             h->pos = e ? (size_t)(e - p) + 1 : len;
+            if (!e) h->tail = at;
             continue;
         }
         h->pos = at + 1;

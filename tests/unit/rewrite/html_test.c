@@ -66,6 +66,17 @@ static void tokenizer(void)
     while (rewrite_html_next(&h, &tag)) {
     }
     CHECK_INT(h.tail, 4);
+    static const struct {
+        const char *in;
+        size_t tail;
+    } tails[] = {{"<p>x<textarea>never closed", 4}, {"<b>x<!-- open comment", 4},
+                 {"<b>x<!doctype", 4},                {"<b>x</b>", 8},
+                 {"<b><script>x</script>", 21}};
+    for (size_t i = 0; i < TO_ARRAY_LEN(tails); i++) {
+        rewrite_html_init(&h, slice_cstr(tails[i].in));
+        while (rewrite_html_next(&h, &tag)) {}
+        CHECK_INT(h.tail, tails[i].tail);
+    }
     /* attributes beyond the limit are dropped, flagged */
     buf_t many = BUF_INIT;
     buf_puts(&many, "<a");
