@@ -106,8 +106,8 @@ static bool rwc_text(rw_check_t *c, slice_t a, slice_t b, bool html, bool crlf)
                 seg -= el;
             } else {
                 if (getenv("RWC_DEBUG"))
-                    fprintf(stderr, "differs: in at %zu: [%.40s] out at %zu: [%.40s] seg %zu\n",
-                            i, a.p + i, j, b.p + j, seg);
+                    fprintf(stderr, "differs: in at %zu: [%.40s] out at %zu: [%.40s] seg %zu\n", i,
+                            a.p + i, j, b.p + j, seg);
                 ok = rwc_fail(c, "text outside rewritten attributes differs");
                 break;
             }

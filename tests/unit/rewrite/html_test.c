@@ -69,12 +69,15 @@ static void tokenizer(void)
     static const struct {
         const char *in;
         size_t tail;
-    } tails[] = {{"<p>x<textarea>never closed", 4}, {"<b>x<!-- open comment", 4},
-                 {"<b>x<!doctype", 4},                {"<b>x</b>", 8},
+    } tails[] = {{"<p>x<textarea>never closed", 4},
+                 {"<b>x<!-- open comment", 4},
+                 {"<b>x<!doctype", 4},
+                 {"<b>x</b>", 8},
                  {"<b><script>x</script>", 21}};
     for (size_t i = 0; i < TO_ARRAY_LEN(tails); i++) {
         rewrite_html_init(&h, slice_cstr(tails[i].in));
-        while (rewrite_html_next(&h, &tag)) {}
+        while (rewrite_html_next(&h, &tag)) {
+        }
         CHECK_INT(h.tail, tails[i].tail);
     }
     /* attributes beyond the limit are dropped, flagged */
