@@ -19,6 +19,7 @@
 #include "classify/classify.h"
 #include "cli/cli.h"
 #include "http/http.h"
+#include "report/report.h"
 #include "store/store.h"
 
 const cfg_def_t cli_serve_cfg[] = {
@@ -88,8 +89,8 @@ static void reload_rules(const config_t *c, store_writer_t *w, classify_rules_t 
 
 int cmd_serve(int argc, char **argv)
 {
-    const cfg_def_t *const tables[] = {cli_keys_cfg, http_cfg,          store_cfg, cli_serve_cfg,
-                                       classify_cfg, cli_rules_dir_cfg, NULL};
+    const cfg_def_t *const tables[] = {cli_keys_cfg, http_cfg,          store_cfg,  cli_serve_cfg,
+                                       classify_cfg, cli_rules_dir_cfg, report_cfg, NULL};
     config_t *c = cli_config(argc, argv, tables, NULL, 0, NULL);
     char err[512];
     http_opts_t ho;
@@ -116,6 +117,8 @@ int cmd_serve(int argc, char **argv)
     http_server_t *srv = NULL;
     store_writer_t *w = NULL;
     classify_rules_t *rules = NULL;
+    report_api_server_t *api = NULL;
+    report_retainer_t *ret = NULL;
     int rc = 1;
     if (token_ring_load(config_str(c, "keys"), &ring, err, sizeof(err)) != 0) goto fail;
     if (store_open(config_str(c, "db"), &st, err, sizeof(err)) != 0) goto fail;
@@ -126,6 +129,17 @@ int cmd_serve(int argc, char **argv)
     store_set_msg_opts(st, &mo);
     store_set_rules(st, rules);
     if (http_server_new(&ho, ring, &clock_system, &srv, err, sizeof(err)) != 0) goto fail;
+    /* The API has its own listener, bound only where --api-listen says (none by default). */
+    if (config_str(c, "api_listen")) {
+        report_api_opts_t ao;
+        report_api_opts_from_config(c, &ao);
+        ao.listen = config_str(c, "api_listen");
+        ao.db_uri = config_str(c, "db");
+        ao.msg_opts = &mo;
+        if (report_api_start(&ao, &api, err, sizeof(err)) != 0) goto fail;
+        log_info("serve: API listening on %.*s:%d", (int)(strrchr(ao.listen, ':') - ao.listen),
+                 ao.listen, report_api_port(api));
+    }
     const char *user = config_str(c, "user");
     if (user && geteuid() == 0) {
         if (drop_privileges(user, err, sizeof(err)) != 0) goto fail;
@@ -133,10 +147,14 @@ int cmd_serve(int argc, char **argv)
     } else if (user) {
         log_warn("serve: not started as root; user setting ignored");
     }
+    bool sqlite = store_sqlite_handle(st) != NULL; /* asked now: the writer owns st below */
     if (store_writer_start(st, &wo, &w) != 0) {
         snprintf(err, sizeof(err), "cannot start the store writer");
         goto fail;
     }
+    if (sqlite && report_retainer_start(config_str(c, "db"), config_int(c, "retention_interval"),
+                                        &mo, &ret, err, sizeof(err)) != 0)
+        goto fail;
     if (http_server_start(srv, store_writer_sink(w)) != 0) {
         snprintf(err, sizeof(err), "cannot start the server threads");
         goto fail;
@@ -154,6 +172,10 @@ int cmd_serve(int argc, char **argv)
         log_info("serve: %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
         break;
     }
+    report_api_stop(api);
+    api = NULL;
+    report_retainer_stop(ret);
+    ret = NULL;
     http_server_stop(srv);
     size_t left = http_server_parked(srv);
     if (left) log_warn("serve: %zu requests still unanswered at the shutdown timeout", left);
@@ -165,6 +187,8 @@ int cmd_serve(int argc, char **argv)
 fail:
     fprintf(stderr, "trueopen serve: %s\n", err);
 done:
+    report_api_stop(api);
+    report_retainer_stop(ret);
     if (w) store_writer_stop(w);
     http_server_free(srv);
     store_close(st);

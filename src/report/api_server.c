@@ -141,6 +141,8 @@ int report_api_parse(const char *buf, size_t len, size_t max_head, size_t max_bo
 struct report_api_server {
     report_api_opts_t o;
     char *db_uri;
+    classify_msg_opts_t msg_opts;
+    bool have_msg_opts;
     int lfd;
     int port;
     pthread_t acceptor;
@@ -290,6 +292,8 @@ static void *worker_main(void *arg)
     if (store_open(srv->db_uri, &s, err, sizeof(err)) != 0) {
         log_error("api: cannot open the store: %s", err);
         s = NULL;
+    } else if (srv->have_msg_opts) {
+        store_set_msg_opts(s, &srv->msg_opts);
     }
     for (;;) {
         pthread_mutex_lock(&srv->mu);
@@ -401,6 +405,11 @@ int report_api_start(const report_api_opts_t *o, report_api_server_t **out, char
     if (srv->o.max_head < 1024) srv->o.max_head = 16384;
     if (srv->o.timeout_ms <= 0) srv->o.timeout_ms = 5000;
     srv->db_uri = xstrdup(o->db_uri);
+    if (o->msg_opts) {
+        srv->msg_opts = *o->msg_opts;
+        srv->have_msg_opts = true;
+    }
+    srv->o.msg_opts = NULL;
     int rc = listen_on(o->listen, &srv->lfd, &srv->port, err, errlen);
     if (rc) {
         free(srv->db_uri);

@@ -250,6 +250,8 @@ typedef struct {
     int threads;        /* workers */
     size_t max_head, max_body;
     int64_t timeout_ms; /* per connection, for reading the request */
+    /* message-level windows for settling (as the writer uses); NULL: the defaults */
+    const classify_msg_opts_t *msg_opts;
 } report_api_opts_t;
 
 extern const cfg_def_t report_cfg[];
@@ -268,9 +270,11 @@ void report_api_stop(report_api_server_t *srv);
 /* ---- retention in the background (serve) ------------------------------------------ */
 
 typedef struct report_retainer report_retainer_t;
-/* Runs store_retain on its own connection to db_uri now and every interval_ms. */
-int report_retainer_start(const char *db_uri, int64_t interval_ms, report_retainer_t **out,
-                          char *err, size_t errlen);
+/* Runs store_retain on its own connection to db_uri now and every interval_ms;
+ * msg_opts (may be NULL) as for the API. */
+int report_retainer_start(const char *db_uri, int64_t interval_ms,
+                          const classify_msg_opts_t *msg_opts, report_retainer_t **out, char *err,
+                          size_t errlen);
 void report_retainer_stop(report_retainer_t *r);
 
 #endif

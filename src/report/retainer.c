@@ -15,6 +15,8 @@
 struct report_retainer {
     char *db_uri;
     int64_t interval_ms;
+    classify_msg_opts_t msg_opts;
+    bool have_msg_opts;
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -45,6 +47,7 @@ static void *retainer_main(void *arg)
         log_error("retain: cannot open the store: %s", err);
         return NULL;
     }
+    if (r->have_msg_opts) store_set_msg_opts(s, &r->msg_opts);
     pthread_mutex_lock(&r->mu);
     while (!r->stop) {
         pthread_mutex_unlock(&r->mu);
@@ -64,8 +67,9 @@ static void *retainer_main(void *arg)
     return NULL;
 }
 
-int report_retainer_start(const char *db_uri, int64_t interval_ms, report_retainer_t **out,
-                          char *err, size_t errlen)
+int report_retainer_start(const char *db_uri, int64_t interval_ms,
+                          const classify_msg_opts_t *msg_opts, report_retainer_t **out, char *err,
+                          size_t errlen)
 {
     if (!db_uri || interval_ms < 1000) {
         snprintf(err, errlen, "retention needs a database and an interval of at least 1s");
@@ -74,6 +78,10 @@ int report_retainer_start(const char *db_uri, int64_t interval_ms, report_retain
     report_retainer_t *r = xcalloc(1, sizeof(*r));
     r->db_uri = xstrdup(db_uri);
     r->interval_ms = interval_ms;
+    if (msg_opts) {
+        r->msg_opts = *msg_opts;
+        r->have_msg_opts = true;
+    }
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
     if (pthread_create(&r->th, NULL, retainer_main, r) != 0) {
