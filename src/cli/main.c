@@ -16,7 +16,9 @@ static const cli_cmd_t commands[] = {
     {"milter", cmd_milter,
      "milter --socket unix:PATH|inet:PORT@ADDR --keys PATH --db PATH --tracking-url URL "
      "--account N"},
-    {"messages", cmd_messages, "messages --db PATH [--campaign NAME] --format jsonl|table"},
+    {"messages", cmd_messages,
+     "messages --db PATH [--campaign NAME] [--exclude-automated|--include-automated] --format "
+     "jsonl|table"},
     {"serve", cmd_serve,
      "serve [--config FILE] --listen ADDR:PORT --db PATH --keys PATH [--trusted-proxy CIDR]... "
      "[--user NAME]"},
