@@ -154,7 +154,7 @@ static void remove_stage(const char *stage)
     DIR *d = opendir(stage);
     if (!d) return;
     struct dirent *e;
-    char p[4096];
+    char p[4096 + 2 + sizeof(e->d_name)];
     while ((e = readdir(d))) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
         snprintf(p, sizeof(p), "%s/%s", stage, e->d_name);
@@ -188,7 +188,8 @@ int classify_rules_update(const char *dir, const char *from, bool force, buf_t *
         rc = TO_EIO;
         goto out;
     }
-    char src[4096], dst[4096];
+    /* Room for a directory path, a slash and a file name (the manifest's limit). */
+    char src[sizeof(stage) + 2 + sizeof(files[0])], dst[sizeof(stage) + 2 + sizeof(files[0])];
     /* Stage the current set, then the new feeds over it. */
     for (size_t i = 0; i <= nfiles; i++) {
         const char *name = i < nfiles ? files[i] : "rules.conf";

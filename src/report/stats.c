@@ -521,7 +521,7 @@ int report_campaign_stats(sqlite3 *db, uint64_t account, uint64_t campaign_id, i
                 prov[i].code = (unsigned)i;
                 out->providers[out->n_providers++] = prov[i];
             }
-        qsort(a.hours, a.n_hours, sizeof(*a.hours), cmp_hour);
+        if (a.n_hours) qsort(a.hours, a.n_hours, sizeof(*a.hours), cmp_hour);
         out->hours = a.hours;
         out->n_hours = a.n_hours;
         a.hours = NULL;
