@@ -378,38 +378,44 @@ static bool skip_url(plan_t *pl, slice_t u)
     return false;
 }
 
-/* The line of text around [off, off+len): its start and length (without EOL). */
-static void line_of(slice_t t, size_t off, size_t len, size_t *ls, size_t *ll)
-{
-    const char *s = off ? memrchr(t.p, '\n', off) : NULL;
-    size_t start = s ? (size_t)(s - t.p) + 1 : 0;
-    const char *e = memchr(t.p + off + len, '\n', t.len - off - len);
-    size_t end = e ? (size_t)(e - t.p) : t.len;
-    if (end > start && t.p[end - 1] == '\r') end--;
-    *ls = start;
-    *ll = end - start;
-}
-
+/*
+ * Line lengths in 7bit/8bit parts. The output line holding an edit runs, in the input,
+ * from cur_start (the start of the line where the current output line began) to the
+ * line end after the edit; its length is those input bytes minus the replaced ranges
+ * plus their replacements (a replaced value may hold line breaks, which then join
+ * lines). growth is that sum for the edits already on the current output line.
+ */
 typedef struct {
-    size_t line_start;
-    size_t growth;
     bool any;
+    size_t cur_start, last_end;
+    int64_t growth;
 } linecap_t;
 
-/* For parts with a line limit: may [off, off+len) become grow bytes longer? */
 static bool line_fits(part_plan_t *pp, linecap_t *lc, size_t off, size_t len, size_t newlen)
 {
     if (!pp->line_limit) return true;
-    size_t ls, ll;
-    line_of(pp->text, off, len, &ls, &ll);
-    if (!lc->any || lc->line_start != ls) {
-        lc->any = true;
-        lc->line_start = ls;
-        lc->growth = 0;
+    slice_t t = pp->text;
+    /* An insertion may come before edits already planned (the block before </body>,
+     * links after it): then it joins their line if no line break lies between. */
+    size_t lo = TO_MIN(off, lc->last_end), hi = TO_MAX(off, lc->last_end);
+    bool same = lc->any && !memchr(t.p + lo, '\n', hi - lo);
+    size_t start = lc->cur_start;
+    int64_t growth = lc->growth;
+    if (!same) {
+        const char *s = off ? memrchr(t.p, '\n', off) : NULL;
+        start = s ? (size_t)(s - t.p) + 1 : 0;
+        growth = 0;
     }
-    size_t grow = newlen > len ? newlen - len : 0;
-    if (ll + lc->growth + grow > REWRITE_LINE_MAX) return false;
-    lc->growth += grow;
+    size_t from = same ? TO_MAX(off + len, lc->last_end) : off + len;
+    const char *e = memchr(t.p + from, '\n', t.len - from);
+    size_t end = e ? (size_t)(e - t.p) : t.len;
+    if (end > start && t.p[end - 1] == '\r') end--;
+    int64_t grow = (int64_t)newlen - (int64_t)len;
+    if ((int64_t)(end - start) + growth + grow > REWRITE_LINE_MAX) return false;
+    lc->any = true;
+    lc->cur_start = start;
+    lc->last_end = TO_MAX(off + len, same ? lc->last_end : 0);
+    lc->growth = growth + grow;
     return true;
 }
 

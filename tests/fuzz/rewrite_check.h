@@ -251,6 +251,9 @@ static bool rwc_lines(rw_check_t *c, slice_t body, size_t max)
         if (body.p[i] == '\n') {
             col = 0;
         } else if (body.p[i] != '\r' && ++col > max) {
+            if (getenv("RWC_DEBUG"))
+                fprintf(stderr, "line too long at %zu (max %zu): [%.60s]\n", i, max,
+                        body.p + i - col + 1);
             return rwc_fail(c, "encoded line too long");
         }
     }
