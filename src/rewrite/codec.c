@@ -8,6 +8,8 @@
  */
 #include "rewrite/rewrite_int.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int hexval(unsigned char c)
@@ -18,11 +20,36 @@ static int hexval(unsigned char c)
     return -1;
 }
 
+static void map_add(rewrite__qp_map_t *m, size_t dec, size_t enc)
+{
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 64;
+        m->dec = xrealloc(m->dec, xmul(m->cap, sizeof(size_t)));
+        m->enc = xrealloc(m->enc, xmul(m->cap, sizeof(size_t)));
+    }
+    m->dec[m->n] = dec;
+    m->enc[m->n++] = enc;
+}
+
+void rewrite__qp_map_clear(rewrite__qp_map_t *m)
+{
+    free(m->dec);
+    free(m->enc);
+    memset(m, 0, sizeof(*m));
+}
+
 bool rewrite__qp_decode(slice_t in, buf_t *out)
+{
+    return rewrite__qp_decode_map(in, out, NULL);
+}
+
+bool rewrite__qp_decode_map(slice_t in, buf_t *out, rewrite__qp_map_t *map)
 {
     const char *p = in.p, *end = in.p + in.len;
     buf_reserve(out, in.len);
-    while (p < end) {
+    char *w = out->p + out->len; /* decoding never grows: in.len bytes are enough */
+    bool ok = true;
+    while (p < end && ok) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end; /* line content end */
         bool crlf = nl && le > p && le[-1] == '\r';
@@ -30,44 +57,89 @@ bool rewrite__qp_decode(slice_t in, buf_t *out)
         const char *ce = le;
         while (ce > p && (ce[-1] == ' ' || ce[-1] == '\t')) ce--; /* transport padding */
         bool soft = ce > p && ce[-1] == '=';
-        /* A '=' that ends the line is a soft break, unless it is the second half of
-         * nothing: "==" at the end is '=' '=' which the loop below rejects anyway. */
         const char *stop = soft ? ce - 1 : ce;
         for (const char *q = p; q < stop;) {
             const char *eq = memchr(q, '=', (size_t)(stop - q));
-            if (!eq) {
-                buf_append(out, q, (size_t)(stop - q));
+            size_t run = (size_t)((eq ? eq : stop) - q);
+            memcpy(w, q, run);
+            w += run;
+            if (!eq) break;
+            int h = stop - eq >= 3 ? hexval((unsigned char)eq[1]) : -1;
+            int l = h >= 0 ? hexval((unsigned char)eq[2]) : -1;
+            if (l < 0) {
+                ok = false;
                 break;
             }
-            buf_append(out, q, (size_t)(eq - q));
-            if (stop - eq < 3) return false;
-            int h = hexval((unsigned char)eq[1]), l = hexval((unsigned char)eq[2]);
-            if (h < 0 || l < 0) return false;
-            buf_putc(out, (char)(h * 16 + l));
+            *w++ = (char)(h * 16 + l);
             q = eq + 3;
         }
         if (!nl) break;
         if (!soft) {
-            if (crlf) buf_putc(out, '\r');
-            buf_putc(out, '\n');
+            if (crlf) *w++ = '\r';
+            *w++ = '\n';
+            if (map) map_add(map, (size_t)(w - out->p), (size_t)(nl + 1 - in.p));
         }
         p = nl + 1;
     }
-    return true;
+    if (map && ok && (map->n == 0 || map->enc[map->n - 1] < in.len))
+        map_add(map, (size_t)(w - out->p), in.len); /* the last line, without a break */
+    out->len = (size_t)(w - out->p);
+    out->p[out->len] = 0;
+    return ok;
 }
 
 static const char hexd[] = "0123456789ABCDEF";
+
+/* 1: printable, written as itself anywhere; 2: space or tab (literal unless it ends a
+ * line); 0: encoded. 0: invalid in b64_table is 255, see below. */
+static uint8_t qp_class[256];
+static uint8_t b64_table[256]; /* 0..63: value; 64: whitespace; 65: '='; 255: invalid */
+static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static void tables_init(void)
+{
+    for (int c = 33; c <= 126; c++) qp_class[c] = c == '=' ? 0 : 1;
+    qp_class[' '] = qp_class['\t'] = 2;
+    memset(b64_table, 255, sizeof(b64_table));
+    for (int i = 0; i < 64; i++) b64_table[(unsigned char)b64chars[i]] = (uint8_t)i;
+    b64_table['\r'] = b64_table['\n'] = b64_table[' '] = b64_table['\t'] = 64;
+    b64_table['='] = 65;
+}
 
 void rewrite__qp_encode(slice_t in, bool crlf, buf_t *out)
 {
     const unsigned char *p = (const unsigned char *)in.p;
     size_t n = in.len, col = 0;
-    buf_reserve(out, n + n / 8 + 16);
+    pthread_once(&tables_once, tables_init);
+    /* worst case: every byte as =XX, plus a soft break (3 bytes) per 25 of them */
+    buf_reserve(out, xmul(n, 4) + 16);
+    char *w = out->p + out->len;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = p[i];
+        if (qp_class[c] == 1) {
+            /* a run of printable bytes up to the line's room */
+            size_t room = col < 75 ? 75 - col : 0, k = 0;
+            /* spaces and tabs join the run unless a line end (or the end) follows */
+            while (k < room && i + k < n) {
+                uint8_t cl = qp_class[p[i + k]];
+                if (cl != 1 &&
+                    !(cl == 2 && i + k + 1 < n && p[i + k + 1] != '\r' && p[i + k + 1] != '\n'))
+                    break;
+                k++;
+            }
+            if (k > 0) {
+                memcpy(w, p + i, k);
+                w += k;
+                col += k;
+                i += k - 1;
+                continue;
+            }
+        }
         bool hard = crlf ? (c == '\r' && i + 1 < n && p[i + 1] == '\n') : c == '\n';
         if (hard) {
-            buf_puts(out, crlf ? "\r\n" : "\n");
+            if (crlf) *w++ = '\r';
+            *w++ = '\n';
             if (crlf) i++;
             col = 0;
             continue;
@@ -76,99 +148,127 @@ void rewrite__qp_encode(slice_t in, bool crlf, buf_t *out)
          * end of the text), where transport may strip it. */
         bool ends_line = i + 1 == n || (crlf ? (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n')
                                              : p[i + 1] == '\n');
-        char enc[3];
-        size_t elen;
-        if ((c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !ends_line)) {
-            enc[0] = (char)c;
-            elen = 1;
-        } else {
-            enc[0] = '=';
-            enc[1] = hexd[c >> 4];
-            enc[2] = hexd[c & 15];
-            elen = 3;
-        }
+        bool literal = qp_class[c] == 1 || (qp_class[c] == 2 && !ends_line);
+        size_t elen = literal ? 1 : 3;
         /* 76 octets per line including the soft break's '='; the last unit of a line
          * may use the 76th column when the hard break or the end follows. */
         size_t limit = ends_line ? 76 : 75;
         if (col + elen > limit) {
-            buf_puts(out, crlf ? "=\r\n" : "=\n");
+            *w++ = '=';
+            if (crlf) *w++ = '\r';
+            *w++ = '\n';
             col = 0;
         }
-        buf_append(out, enc, elen);
+        if (literal) {
+            *w++ = (char)c;
+        } else {
+            w[0] = '=';
+            w[1] = hexd[c >> 4];
+            w[2] = hexd[c & 15];
+            w += 3;
+        }
         col += elen;
     }
-}
-
-static const char b64chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
+    out->len = (size_t)(w - out->p);
+    out->p[out->len] = 0;
 }
 
 bool rewrite__b64_decode(slice_t in, buf_t *out, bool *out_trailing_eol)
 {
+    pthread_once(&tables_once, tables_init);
     const unsigned char *p = (const unsigned char *)in.p;
     size_t n = in.len;
     *out_trailing_eol = n > 0 && p[n - 1] == '\n';
+    buf_reserve(out, n / 4 * 3 + 3);
+    char *w = out->p + out->len;
     uint32_t acc = 0;
     int have = 0, pad = 0;
-    buf_reserve(out, n / 4 * 3 + 3);
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = p[i];
-        if (c == '\r' || c == '\n' || c == ' ' || c == '\t') continue;
-        if (c == '=') {
-            pad++;
-            if (pad > 2) return false;
+    bool ok = true;
+    size_t i = 0;
+    while (i < n) {
+        /* fast path: four data bytes in a row */
+        if (have == 0 && !pad && i + 4 <= n) {
+            uint8_t a = b64_table[p[i]], b = b64_table[p[i + 1]], c = b64_table[p[i + 2]],
+                    d = b64_table[p[i + 3]];
+            if ((a | b | c | d) < 64) {
+                uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | d;
+                w[0] = (char)(v >> 16);
+                w[1] = (char)(v >> 8);
+                w[2] = (char)v;
+                w += 3;
+                i += 4;
+                continue;
+            }
+        }
+        uint8_t v = b64_table[p[i++]];
+        if (v == 64) continue;
+        if (v == 65) {
+            if (++pad > 2) {
+                ok = false;
+                break;
+            }
             continue;
         }
-        if (pad) return false; /* data after padding */
-        int v = b64val(c);
-        if (v < 0) return false;
-        acc = acc << 6 | (uint32_t)v;
+        if (v == 255 || pad) { /* junk, or data after padding */
+            ok = false;
+            break;
+        }
+        acc = acc << 6 | v;
         if (++have == 4) {
-            char b[3] = {(char)(acc >> 16), (char)(acc >> 8), (char)acc};
-            buf_append(out, b, 3);
+            w[0] = (char)(acc >> 16);
+            w[1] = (char)(acc >> 8);
+            w[2] = (char)acc;
+            w += 3;
             acc = 0;
             have = 0;
         }
     }
-    if (have == 0) return pad == 0;
-    if (have == 2 && pad == 2) {
-        buf_putc(out, (char)(acc >> 4));
-        return (acc & 0xf) == 0;
+    if (ok) {
+        if (have == 0) {
+            ok = pad == 0;
+        } else if (have == 2 && pad == 2) {
+            *w++ = (char)(acc >> 4);
+            ok = (acc & 0xf) == 0;
+        } else if (have == 3 && pad == 1) {
+            w[0] = (char)(acc >> 10);
+            w[1] = (char)(acc >> 2);
+            w += 2;
+            ok = (acc & 0x3) == 0;
+        } else {
+            ok = false;
+        }
     }
-    if (have == 3 && pad == 1) {
-        char b[2] = {(char)(acc >> 10), (char)(acc >> 2)};
-        buf_append(out, b, 2);
-        return (acc & 0x3) == 0;
-    }
-    return false;
+    out->len = (size_t)(w - out->p);
+    out->p[out->len] = 0;
+    return ok;
 }
 
 void rewrite__b64_encode(slice_t in, bool crlf, bool trailing_eol, buf_t *out)
 {
     const unsigned char *p = (const unsigned char *)in.p;
     size_t n = in.len, col = 0;
-    const char *eol = crlf ? "\r\n" : "\n";
     buf_reserve(out, (n + 2) / 3 * 4 + (n / 57 + 2) * 2);
+    char *w = out->p + out->len;
     for (size_t i = 0; i < n; i += 3) {
         if (col == 76) {
-            buf_puts(out, eol);
+            if (crlf) *w++ = '\r';
+            *w++ = '\n';
             col = 0;
         }
         uint32_t v = (uint32_t)p[i] << 16;
         if (i + 1 < n) v |= (uint32_t)p[i + 1] << 8;
         if (i + 2 < n) v |= p[i + 2];
-        char q[4] = {b64chars[v >> 18], b64chars[(v >> 12) & 63],
-                     i + 1 < n ? b64chars[(v >> 6) & 63] : '=', i + 2 < n ? b64chars[v & 63] : '='};
-        buf_append(out, q, 4);
+        w[0] = b64chars[v >> 18];
+        w[1] = b64chars[(v >> 12) & 63];
+        w[2] = i + 1 < n ? b64chars[(v >> 6) & 63] : '=';
+        w[3] = i + 2 < n ? b64chars[v & 63] : '=';
+        w += 4;
         col += 4;
     }
-    if (trailing_eol && n > 0) buf_puts(out, eol);
+    if (trailing_eol && n > 0) {
+        if (crlf) *w++ = '\r';
+        *w++ = '\n';
+    }
+    out->len = (size_t)(w - out->p);
+    out->p[out->len] = 0;
 }

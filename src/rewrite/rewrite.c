@@ -269,7 +269,8 @@ typedef struct {
     buf_t dec;    /* decoded text for QP/base64 */
     slice_t text; /* the decoded text */
     bool b64_eol;
-    bool line_limit; /* 7bit/8bit: lines must stay within REWRITE_LINE_MAX */
+    rewrite__qp_map_t qp; /* QP: logical lines, to re-encode only the changed ones */
+    bool line_limit;      /* 7bit/8bit: lines must stay within REWRITE_LINE_MAX */
     edit_t *ed;
     size_t ned, caped;
 } part_plan_t;
@@ -637,32 +638,73 @@ static void emit_block(rewrite_t *rw, sealer_t *s, const edit_t *e, bool crlf, b
     if (e->eol_around) buf_puts(out, eol);
 }
 
-static void emit_part(plan_t *pl, part_plan_t *pp, sealer_t *s, buf_t *out)
+/* Appends text[from, to) with the edits starting in it applied; *ei advances. Returns
+ * where the text continues (past the last edit's replaced range). */
+static size_t apply_edits(plan_t *pl, part_plan_t *pp, sealer_t *s, size_t from, size_t to,
+                          bool last, size_t *ei, buf_t *out)
 {
     rewrite_t *rw = pl->rw;
     const rewrite__leaf_t *l = &pl->mime.leaves[pp->leaf];
-    buf_t text = BUF_INIT;
-    buf_reserve(&text, pp->text.len + pp->ned * 128);
-    size_t pos = 0;
-    for (size_t i = 0; i < pp->ned; i++) {
-        const edit_t *e = &pp->ed[i];
-        buf_append(&text, pp->text.p + pos, e->off - pos);
+    size_t pos = from;
+    while (*ei < pp->ned && (pp->ed[*ei].off < to || (last && pp->ed[*ei].off <= to))) {
+        const edit_t *e = &pp->ed[(*ei)++];
+        buf_append(out, pp->text.p + pos, e->off - pos);
         if (e->kind == ED_CLICK) {
-            buf_puts(&text, rw->o.tracking_url);
-            buf_puts(&text, "/c/");
-            seal(rw, s, e->link, slice_make(pl->urls.p + e->url_off, e->url_len), &text);
+            buf_puts(out, rw->o.tracking_url);
+            buf_puts(out, "/c/");
+            seal(rw, s, e->link, slice_make(pl->urls.p + e->url_off, e->url_len), out);
         } else {
-            emit_block(rw, s, e, l->crlf, &text);
+            emit_block(rw, s, e, l->crlf, out);
         }
         pos = e->off + e->len;
     }
-    buf_append(&text, pp->text.p + pos, pp->text.len - pos);
+    return pos;
+}
+
+static void emit_part(plan_t *pl, part_plan_t *pp, sealer_t *s, buf_t *out)
+{
+    const rewrite__leaf_t *l = &pl->mime.leaves[pp->leaf];
+    size_t ei = 0;
+    if (l->enc == REWRITE__ENC_QP && pp->qp.n > 0) {
+        /* Lines without edits keep their encoded bytes; changed lines are re-encoded. */
+        slice_t enc = slice_make(pl->msg.p + l->body_start, l->body_end - l->body_start);
+        buf_t line = BUF_INIT;
+        size_t dstart = 0, estart = 0;
+        for (size_t k = 0; k < pp->qp.n; k++) {
+            bool last = k + 1 == pp->qp.n;
+            size_t dend = pp->qp.dec[k];
+            if (ei < pp->ned && (pp->ed[ei].off < dend || (last && pp->ed[ei].off <= dend))) {
+                buf_reset(&line);
+                size_t pos = dstart;
+                for (;;) {
+                    pos = apply_edits(pl, pp, s, pos, dend, last, &ei, &line);
+                    if (pos <= dend || last) break;
+                    /* a replaced value ran past the line: take in the next line(s) */
+                    while (k + 1 < pp->qp.n && pp->qp.dec[k] < pos) k++;
+                    last = k + 1 == pp->qp.n;
+                    dend = pp->qp.dec[k];
+                }
+                if (pos < dend) buf_append(&line, pp->text.p + pos, dend - pos);
+                rewrite__qp_encode(buf_slice(&line), l->crlf, out);
+            } else {
+                buf_append(out, enc.p + estart, pp->qp.enc[k] - estart);
+            }
+            dstart = dend;
+            estart = pp->qp.enc[k];
+        }
+        buf_clear(&line);
+        return;
+    }
+    buf_t text = BUF_INIT;
+    bool direct = l->enc != REWRITE__ENC_QP && l->enc != REWRITE__ENC_BASE64;
+    buf_t *t = direct ? out : &text;
+    buf_reserve(t, pp->text.len + pp->ned * 160);
+    size_t pos = apply_edits(pl, pp, s, 0, pp->text.len, true, &ei, t);
+    buf_append(t, pp->text.p + pos, pp->text.len - pos);
     if (l->enc == REWRITE__ENC_QP)
         rewrite__qp_encode(buf_slice(&text), l->crlf, out);
     else if (l->enc == REWRITE__ENC_BASE64)
         rewrite__b64_encode(buf_slice(&text), l->crlf, pp->b64_eol, out);
-    else
-        buf_append_slice(out, buf_slice(&text));
     buf_clear(&text);
 }
 
@@ -672,6 +714,7 @@ static void plan_clear(plan_t *pl)
 {
     for (size_t i = 0; i < pl->nparts; i++) {
         buf_clear(&pl->parts[i].dec);
+        rewrite__qp_map_clear(&pl->parts[i].qp);
         free(pl->parts[i].ed);
     }
     free(pl->parts);
@@ -783,11 +826,12 @@ int rewrite_message(rewrite_t *rw, slice_t msg, const rewrite_env_t *env, buf_t 
         slice_t body = slice_make(msg.p + l->body_start, l->body_end - l->body_start);
         bool ok = true;
         if (l->enc == REWRITE__ENC_QP)
-            ok = rewrite__qp_decode(body, &pp->dec);
+            ok = rewrite__qp_decode_map(body, &pp->dec, &pp->qp);
         else if (l->enc == REWRITE__ENC_BASE64)
             ok = rewrite__b64_decode(body, &pp->dec, &pp->b64_eol);
         if (!ok) {
             buf_clear(&pp->dec);
+            rewrite__qp_map_clear(&pp->qp);
             res->parts_bad++;
             continue;
         }
@@ -796,6 +840,7 @@ int rewrite_message(rewrite_t *rw, slice_t msg, const rewrite_env_t *env, buf_t 
         pp->line_limit = l->enc == REWRITE__ENC_7BIT || l->enc == REWRITE__ENC_8BIT;
         if (memchr(pp->text.p ? pp->text.p : "", '\0', pp->text.len)) { /* binary in a text part */
             buf_clear(&pp->dec);
+            rewrite__qp_map_clear(&pp->qp);
             res->parts_bad++;
             continue;
         }
@@ -805,6 +850,7 @@ int rewrite_message(rewrite_t *rw, slice_t msg, const rewrite_env_t *env, buf_t 
             plan_text(&pl, pp);
         if (pp->ned == 0) {
             buf_clear(&pp->dec);
+            rewrite__qp_map_clear(&pp->qp);
             free(pp->ed);
             continue;
         }

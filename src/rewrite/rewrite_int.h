@@ -49,6 +49,15 @@ bool rewrite__charset_ascii_compatible(slice_t charset);
 
 /* Transfer codecs. decode: false when the input does not decode cleanly. */
 bool rewrite__qp_decode(slice_t in, buf_t *out);
+/* Where the logical lines (hard line breaks) of a QP body end, in the decoded text and in
+ * the encoded input (offsets past the line break; the last line may have none), so a
+ * rewrite re-encodes only the lines it changes. */
+typedef struct {
+    size_t *dec, *enc;
+    size_t n, cap;
+} rewrite__qp_map_t;
+bool rewrite__qp_decode_map(slice_t in, buf_t *out, rewrite__qp_map_t *map);
+void rewrite__qp_map_clear(rewrite__qp_map_t *map);
 void rewrite__qp_encode(slice_t in, bool crlf, buf_t *out);
 bool rewrite__b64_decode(slice_t in, buf_t *out, bool *out_trailing_eol);
 void rewrite__b64_encode(slice_t in, bool crlf, bool trailing_eol, buf_t *out);

@@ -1,0 +1,315 @@
+/*
+ * Rewrite throughput against the bare parse of the HTML tokenizer, on one generated
+ * corpus of marketing messages (50-200 KB of HTML, 20-100 links, multipart/alternative
+ * with a text part; HTML quoted-printable, base64 or 7bit).
+ *
+ *   rewrite: rewrite_message() on each whole message (MIME walk, transfer decoding,
+ *            tokenizing, skip rules, sealing every token, re-encoding, output), with an
+ *            in-memory sink (the store's cost is its own benchmark);
+ *   anchor:  rewrite_html_next() over every decoded HTML part, doing nothing with the
+ *            tags (decoding is done beforehand and not timed).
+ *
+ * Both run alternately ROUNDS times; the best time of each is kept. Prints MB/s (of
+ * message bytes), messages/s and the ratio rewrite time / parse time (target <= 2).
+ *   usage: rewrite_bench [MESSAGES] [ROUNDS] [SEED]
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rewrite/rewrite_int.h"
+
+static uint64_t rng_state;
+static uint32_t rnd(uint32_t n)
+{
+    rng_state = rng_state * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (uint32_t)((rng_state >> 33) % n);
+}
+
+static const char *const words[] = {"health", "checkup", "appointment", "clinic", "care",
+                                    "your",   "book",    "today",       "team",   "annual",
+                                    "visit",  "doctor",  "wellness",    "family", "offer"};
+
+static void text(buf_t *b, int n)
+{
+    for (int i = 0; i < n; i++) {
+        buf_puts(b, words[rnd(TO_ARRAY_LEN(words))]);
+        buf_putc(b, i % 12 == 11 ? '\n' : ' ');
+    }
+}
+
+/* One marketing HTML body of about target bytes with nlinks links. */
+static void gen_html(buf_t *h, size_t target, int nlinks)
+{
+    buf_puts(h, "<!DOCTYPE html PUBLIC \"-//W3C//DTD XHTML 1.0 Transitional//EN\">\n<html>"
+                "<head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=utf-8\">"
+                "<style type=\"text/css\">body{margin:0;padding:0} .btn a{color:#fff} "
+                "@media only screen and (max-width:600px){.col{width:100%!important}}</style>"
+                "</head>\n<body style=\"margin:0;padding:0;background:#f4f4f4\">\n"
+                "<!--[if mso]><table width=\"600\"><tr><td><![endif]-->\n");
+    size_t per_link = target / (size_t)(nlinks + 1);
+    for (int l = 0; l < nlinks; l++) {
+        size_t stop = h->len + per_link;
+        buf_puts(h, "<table role=\"presentation\" cellpadding=\"0\" cellspacing=\"0\" "
+                    "border=\"0\" width=\"100%\" class=\"col\"><tr><td style=\"padding:12px "
+                    "24px;font-family:Helvetica,Arial,sans-serif;font-size:16px;line-height:"
+                    "24px;color:#333333\">\n");
+        while (h->len < stop) {
+            buf_puts(h, "<p style=\"margin:0 0 12px 0\">");
+            text(h, 40);
+            buf_puts(h, "</p>\n");
+            if (rnd(4) == 0)
+                buf_printf(h,
+                           "<img src=\"https://cdn.clinic.example/img/%u.png\" width=\"600\" "
+                           "alt=\"\" style=\"display:block;border:0\">\n",
+                           rnd(100000));
+        }
+        switch (rnd(6)) {
+        case 0:
+            buf_printf(h, "<a href=\"mailto:help@clinic.example?subject=q%d\">Write to us</a>", l);
+            break;
+        case 1:
+            buf_printf(h, "<a href=\"https://clinic.example/unsubscribe?u=%u\">Unsubscribe</a>",
+                       rnd(1000000));
+            break;
+        default:
+            buf_printf(h,
+                       "<a href=\"https://www.clinic.example/offers/%u?utm_source=newsletter&amp;"
+                       "utm_medium=email&amp;utm_campaign=spring-%d&amp;utm_content=link%d\" "
+                       "style=\"color:#0b5cad;text-decoration:underline\" target=\"_blank\">",
+                       rnd(100000), l, l);
+            text(h, 4);
+            buf_puts(h, "</a>");
+        }
+        buf_puts(h, "\n</td></tr></table>\n");
+    }
+    buf_puts(h, "<!--[if mso]></td></tr></table><![endif]-->\n</body>\n</html>\n");
+}
+
+static void crlf(slice_t in, buf_t *out)
+{
+    for (size_t i = 0; i < in.len; i++) {
+        if (in.p[i] == '\n' && (i == 0 || in.p[i - 1] != '\r')) buf_putc(out, '\r');
+        buf_putc(out, in.p[i]);
+    }
+}
+
+typedef struct {
+    buf_t msg;  /* the whole message */
+    buf_t html; /* its HTML, decoded (the anchor's input) */
+    int kind;   /* 0 QP, 1 base64, 2 7bit */
+} item_t;
+
+static void gen_message(item_t *it, int idx)
+{
+    buf_t h = BUF_INIT, hc = BUF_INIT, enc = BUF_INIT, m = BUF_INIT;
+    size_t size = 50 * 1024 + rnd(150 * 1024);
+    int links = 20 + (int)rnd(81);
+    gen_html(&h, size, links);
+    crlf(buf_slice(&h), &hc);
+    int kind = (int)rnd(10); /* 6 QP, 2 base64, 2 7bit */
+    it->kind = kind < 6 ? 0 : kind < 8 ? 1 : 2;
+    const char *cte = kind < 6 ? "quoted-printable" : kind < 8 ? "base64" : "7bit";
+    if (kind < 6)
+        rewrite__qp_encode(buf_slice(&hc), true, &enc);
+    else if (kind < 8)
+        rewrite__b64_encode(buf_slice(&hc), true, true, &enc);
+    else
+        buf_append_slice(&enc, buf_slice(&hc));
+    buf_printf(&m,
+               "From: Clinic <news@clinic.example>\nTo: patient%d@example.org\n"
+               "Subject: Your spring newsletter\nDate: Wed, 03 Dec 2025 10:00:00 +0000\n"
+               "Message-ID: <bench-%d@clinic.example>\nX-Campaign-ID: spring-newsletter\n"
+               "List-Unsubscribe: <https://clinic.example/lu?u=%d>\nMIME-Version: 1.0\n"
+               "Content-Type: multipart/alternative; boundary=\"=_b%d\"\n\n"
+               "--=_b%d\nContent-Type: text/plain; charset=utf-8\n\n",
+               idx, idx, idx, idx, idx);
+    text(&m, 120);
+    buf_printf(&m,
+               "\nhttps://www.clinic.example/offers\n--=_b%d\nContent-Type: text/html; "
+               "charset=utf-8\nContent-Transfer-Encoding: %s\n\n",
+               idx, cte);
+    buf_t head = BUF_INIT;
+    crlf(buf_slice(&m), &head);
+    buf_append_slice(&it->msg, buf_slice(&head));
+    buf_append_slice(&it->msg, buf_slice(&enc));
+    buf_printf(&it->msg, "\r\n--=_b%d--\r\n", idx);
+    buf_append_slice(&it->html, buf_slice(&hc));
+    buf_clear(&h);
+    buf_clear(&hc);
+    buf_clear(&enc);
+    buf_clear(&m);
+    buf_clear(&head);
+}
+
+static int sink_campaign(void *ctx, uint64_t account, slice_t name, uint64_t *out)
+{
+    (void)ctx;
+    (void)account;
+    (void)name;
+    *out = 1;
+    return 0;
+}
+
+static int sink_sent(void *ctx, const rewrite_sent_t *m, uint64_t *out)
+{
+    uint64_t *next = ctx;
+    (void)m;
+    *out = ++*next;
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+    int n = argc > 1 ? atoi(argv[1]) : 200;
+    int rounds = argc > 2 ? atoi(argv[2]) : 5;
+    rng_state = argc > 3 ? strtoull(argv[3], NULL, 10) : 1;
+    if (n <= 0 || rounds <= 0) {
+        fprintf(stderr, "usage: rewrite_bench [MESSAGES] [ROUNDS] [SEED]\n");
+        return 2;
+    }
+    log_set_level(LOG_ERROR);
+    item_t *items = xcalloc((size_t)n, sizeof(*items));
+    size_t bytes = 0, html_bytes = 0;
+    for (int i = 0; i < n; i++) {
+        gen_message(&items[i], i);
+        bytes += items[i].msg.len;
+        html_bytes += items[i].html.len;
+    }
+    uint8_t key[32] = {1};
+    token_ring_t *ring = token_ring_from_key(1, key);
+    uint64_t next_id = 0;
+    util_clock_t clk = clock_fixed(1764756000LL * 1000000);
+    const cfg_def_t *const t[] = {rewrite_cfg, NULL};
+    config_t *c = config_new(t);
+    char err[256];
+    if (config_set(c, "tracking_url", "https://t.example.net", err, sizeof(err)) ||
+        config_set(c, "account", "1", err, sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    rewrite_opts_t o;
+    if (rewrite_opts_from_config(c, &o, err, sizeof(err))) return 1;
+    config_free(c);
+    rewrite_deps_t d = {.ring = ring,
+                        .sink = {sink_campaign, sink_sent, &next_id},
+                        .clock = &clk,
+                        .rand = &rand_system};
+    rewrite_t *rw;
+    if (rewrite_new(&o, &d, &rw, err, sizeof(err))) {
+        fprintf(stderr, "%s\n", err);
+        return 1;
+    }
+    double best_rw = 1e30, best_parse = 1e30, best_read = 1e30;
+    double best_rw_k[3] = {1e30, 1e30, 1e30}, best_parse_k[3] = {1e30, 1e30, 1e30};
+    size_t bytes_k[3] = {0};
+    int n_k[3] = {0};
+    for (int i = 0; i < n; i++) {
+        bytes_k[items[i].kind] += items[i].msg.len;
+        n_k[items[i].kind]++;
+    }
+    rewrite__mime_limits_t lim = {16, 1 << 20, "X-Campaign-ID"};
+    buf_t dec = BUF_INIT;
+    uint64_t links = 0, tags = 0;
+    buf_t out = BUF_INIT;
+    rewrite_html_tag_t *tag = xmalloc(sizeof(*tag));
+    for (int r = 0; r < rounds; r++) {
+        double t0 = now_s();
+        uint64_t lk = 0;
+        double rw_k[3] = {0}, parse_k[3] = {0};
+        for (int i = 0; i < n; i++) {
+            double ti = now_s();
+            slice_t rc = SLICE_LIT("patient@example.org");
+            rewrite_env_t env = {.rcpt = &rc, .nrcpt = 1};
+            rewrite_result_t res;
+            buf_reset(&out);
+            rewrite_message(rw, buf_slice(&items[i].msg), &env, &out, &res);
+            if (!res.changed) {
+                fprintf(stderr, "message %d not rewritten: %s\n", i,
+                        rewrite_status_str(res.status));
+                return 1;
+            }
+            lk += res.links;
+            rw_k[items[i].kind] += now_s() - ti;
+        }
+        double t1 = now_s();
+        uint64_t tg = 0;
+        for (int i = 0; i < n; i++) {
+            double ti = now_s();
+            rewrite_html_t h;
+            rewrite_html_init(&h, buf_slice(&items[i].html));
+            while (rewrite_html_next(&h, tag)) tg++;
+            parse_k[items[i].kind] += now_s() - ti;
+        }
+        double t2 = now_s();
+        /* the read-only half of a rewrite: MIME walk, transfer decoding, tokenizing */
+        for (int i = 0; i < n; i++) {
+            rewrite__mime_t m;
+            slice_t msg = buf_slice(&items[i].msg);
+            if (rewrite__mime_parse(msg, &lim, &m) != 0) return 1;
+            for (size_t k = 0; k < m.nleaves; k++) {
+                const rewrite__leaf_t *l = &m.leaves[k];
+                if (l->kind != REWRITE__LEAF_HTML) continue;
+                slice_t body = slice_make(msg.p + l->body_start, l->body_end - l->body_start);
+                slice_t html = body;
+                bool eol;
+                buf_reset(&dec);
+                if (l->enc == REWRITE__ENC_QP && rewrite__qp_decode(body, &dec))
+                    html = buf_slice(&dec);
+                if (l->enc == REWRITE__ENC_BASE64 && rewrite__b64_decode(body, &dec, &eol))
+                    html = buf_slice(&dec);
+                rewrite_html_t h;
+                rewrite_html_init(&h, html);
+                while (rewrite_html_next(&h, tag)) {
+                }
+            }
+            rewrite__mime_clear(&m);
+        }
+        double t3 = now_s();
+        if (t1 - t0 < best_rw) best_rw = t1 - t0;
+        if (t2 - t1 < best_parse) best_parse = t2 - t1;
+        if (t3 - t2 < best_read) best_read = t3 - t2;
+        for (int k = 0; k < 3; k++) {
+            if (rw_k[k] < best_rw_k[k]) best_rw_k[k] = rw_k[k];
+            if (parse_k[k] < best_parse_k[k]) best_parse_k[k] = parse_k[k];
+        }
+        links = lk;
+        tags = tg;
+    }
+    double mb = (double)bytes / 1e6;
+    printf("corpus: %d messages, %.1f MB (%.1f MB of HTML), %llu links wrapped, %llu tags\n", n, mb,
+           (double)html_bytes / 1e6, (unsigned long long)links, (unsigned long long)tags);
+    printf("rewrite:    %8.1f MB/s %9.0f messages/s  (best of %d: %.3f s)\n", mb / best_rw,
+           n / best_rw, rounds, best_rw);
+    printf("bare parse: %8.1f MB/s %9.0f messages/s  (HTML tokenizer only; best %.3f s)\n",
+           mb / best_parse, n / best_parse, best_parse);
+    printf("ratio rewrite/parse: %.2f (target <= 2)\n", best_rw / best_parse);
+    static const char *const kn[] = {"quoted-printable", "base64", "7bit"};
+    for (int k = 0; k < 3; k++)
+        if (n_k[k])
+            printf("  %-16s %3d messages: rewrite %7.1f MB/s, parse %7.1f MB/s, ratio %.2f\n",
+                   kn[k], n_k[k], (double)bytes_k[k] / 1e6 / best_rw_k[k],
+                   (double)bytes_k[k] / 1e6 / best_parse_k[k], best_rw_k[k] / best_parse_k[k]);
+    printf("read-only half (MIME walk + transfer decoding + tokenizer): %.1f MB/s; "
+           "rewrite/read ratio %.2f\n",
+           mb / best_read, best_rw / best_read);
+    buf_clear(&dec);
+    free(tag);
+    buf_clear(&out);
+    rewrite_free(rw);
+    token_ring_free(ring);
+    for (int i = 0; i < n; i++) {
+        buf_clear(&items[i].msg);
+        buf_clear(&items[i].html);
+    }
+    free(items);
+    return 0;
+}
