@@ -24,6 +24,7 @@ typedef struct {
     slice_t cte, disposition;
     size_t body_start;
     bool crlf_hdr;
+    bool has_body; /* a blank line ended the headers */
 } part_hdr_t;
 
 static bool is_ws(char c)
@@ -178,6 +179,7 @@ static int parse_headers(walk_t *w, size_t start, size_t end, bool top, part_hdr
         first = false;
         if (clen == 0 && nl) { /* the blank line */
             h->body_start = next;
+            h->has_body = true;
             if (top) w->m->has_body = true;
             goto done;
         }
@@ -353,6 +355,7 @@ static int walk_entity(walk_t *w, size_t start, size_t end, unsigned depth, bool
                               slice_caseeq_cstr(sub, "digest"));
     }
     if (!slice_caseeq_cstr(type, "text")) return 0; /* message parts, images, ...: left alone */
+    if (!h.has_body) return 0; /* headers only: there is no body to add to */
     bool html = slice_caseeq_cstr(sub, "html");
     if (!html && !slice_caseeq_cstr(sub, "plain")) return 0;
     slice_t disp = slice_trim(h.disposition);

@@ -79,7 +79,7 @@ static void refusals(void)
     /* headers only: no body, nothing to rewrite */
     CHECK_INT(parse("Subject: x\r\n", &m), 0);
     CHECK(!m.has_body);
-    CHECK_INT(m.nleaves, 1); /* the default text/plain, empty */
+    CHECK_INT(m.nleaves, 0); /* no body: nothing to add to */
     rewrite__mime_clear(&m);
 }
 
