@@ -355,7 +355,7 @@ static int walk_entity(walk_t *w, size_t start, size_t end, unsigned depth, bool
                               slice_caseeq_cstr(sub, "digest"));
     }
     if (!slice_caseeq_cstr(type, "text")) return 0; /* message parts, images, ...: left alone */
-    if (!h.has_body) return 0; /* headers only: there is no body to add to */
+    if (!h.has_body) return 0;                      /* headers only: there is no body to add to */
     bool html = slice_caseeq_cstr(sub, "html");
     if (!html && !slice_caseeq_cstr(sub, "plain")) return 0;
     slice_t disp = slice_trim(h.disposition);
