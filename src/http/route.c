@@ -147,15 +147,27 @@ static char *put(char *w, const char *s, size_t n)
 }
 #define PUT(w, lit) put((w), (lit), sizeof(lit) - 1)
 
+/* Decimal digits of v (no printf on the hot path). */
+static char *put_u64(char *w, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n) *w++ = tmp[--n];
+    return w;
+}
+
 int http__response(const http__resp_t *r, const char *date, char *scratch, size_t cap,
                    struct iovec *iov)
 {
     if (NEVER(cap < HTTP__HEAD_SCRATCH + r->location.len)) return 0;
     char *w = scratch;
-    char num[24];
-    int n = snprintf(num, sizeof(num), "%d ", r->status);
     w = PUT(w, "HTTP/1.1 ");
-    w = put(w, num, (size_t)n);
+    w = put_u64(w, (uint64_t)r->status);
+    *w++ = ' ';
     const char *text = http__status_text(r->status);
     w = put(w, text, strlen(text));
     w = PUT(w, "\r\nServer: trueopen\r\nDate: ");
@@ -180,9 +192,8 @@ int http__response(const http__resp_t *r, const char *date, char *scratch, size_
         w = PUT(w, "\r\n");
     }
     if (r->status != 204 && r->status != 304) {
-        n = snprintf(num, sizeof(num), "%zu", r->body.len);
         w = PUT(w, "Content-Length: ");
-        w = put(w, num, (size_t)n);
+        w = put_u64(w, r->body.len);
         w = PUT(w, "\r\n");
     }
     w = r->keep_alive ? PUT(w, "Connection: keep-alive\r\n\r\n")
