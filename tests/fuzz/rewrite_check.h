@@ -306,11 +306,21 @@ static bool rewrite_check(rw_check_t *c, const rewrite__mime_limits_t *lim, slic
         buf_reset(&db);
         slice_t ta = ba, tb = bb;
         bool e1, e2;
+        /* lines the rewrite did not touch keep their bytes, even when overlong */
+        size_t in_longest = 0, col2 = 0;
+        for (size_t x = 0; x < ba.len; x++) {
+            if (ba.p[x] == '\n')
+                col2 = 0;
+            else if (ba.p[x] != '\r' && ++col2 > in_longest)
+                in_longest = col2;
+        }
+        size_t enc_max = TO_MAX(76, in_longest);
         if (la->enc == REWRITE__ENC_QP) {
-            ok = rewrite__qp_decode(ba, &da) && rewrite__qp_decode(bb, &db) && rwc_lines(c, bb, 76);
+            ok = rewrite__qp_decode(ba, &da) && rewrite__qp_decode(bb, &db) &&
+                 rwc_lines(c, bb, enc_max);
         } else if (la->enc == REWRITE__ENC_BASE64) {
             ok = rewrite__b64_decode(ba, &da, &e1) && rewrite__b64_decode(bb, &db, &e2) &&
-                 rwc_lines(c, bb, 76);
+                 rwc_lines(c, bb, enc_max);
         } else if (la->enc != REWRITE__ENC_BINARY) {
             ok = rwc_lines(c, bb, TO_MAX(REWRITE_LINE_MAX, longest_in));
         }

@@ -3,6 +3,7 @@
 #ifndef TO_RW_FIXTURE_H
 #define TO_RW_FIXTURE_H
 
+#include <stdio.h>
 #include <string.h>
 
 #include "rewrite/rewrite.h"
