@@ -320,7 +320,7 @@ static bool rewrite_check(rw_check_t *c, const rewrite__mime_limits_t *lim, slic
                  rwc_lines(c, bb, enc_max);
         } else if (la->enc == REWRITE__ENC_BASE64) {
             ok = rewrite__b64_decode(ba, &da, &e1) && rewrite__b64_decode(bb, &db, &e2) &&
-                 rwc_lines(c, bb, enc_max);
+                 rwc_lines(c, bb, 76);
         } else if (la->enc != REWRITE__ENC_BINARY) {
             ok = rwc_lines(c, bb, TO_MAX(REWRITE_LINE_MAX, longest_in));
         }
