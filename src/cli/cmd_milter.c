@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "rewrite/mx.h"
 #include "rewrite/rewrite.h"
 #include "store/store.h"
 
@@ -18,7 +19,8 @@ const cfg_def_t cli_milter_cfg[] = {
 
 int cmd_milter(int argc, char **argv)
 {
-    const cfg_def_t *const t[] = {cli_milter_cfg, rewrite_cfg, cli_keys_cfg, store_cfg, NULL};
+    const cfg_def_t *const t[] = {cli_milter_cfg, rewrite_cfg, cli_keys_cfg,
+                                  store_cfg,      mx_cfg,      NULL};
     config_t *c = cli_config(argc, argv, t, NULL, 0, NULL);
     char err[512];
     const char *sock = config_str(c, "socket");

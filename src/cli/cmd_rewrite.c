@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "rewrite/mx.h"
 #include "rewrite/rewrite.h"
 #include "store/store.h"
 
@@ -19,7 +20,8 @@ const cfg_def_t cli_rewrite_cfg[] = {
 
 int cmd_rewrite(int argc, char **argv)
 {
-    const cfg_def_t *const t[] = {cli_rewrite_cfg, rewrite_cfg, cli_keys_cfg, store_cfg, NULL};
+    const cfg_def_t *const t[] = {cli_rewrite_cfg, rewrite_cfg, cli_keys_cfg,
+                                  store_cfg,       mx_cfg,      NULL};
     config_t *c = cli_config(argc, argv, t, NULL, 0, NULL);
     char err[512];
     if (config_int(c, "account") <= 0) {

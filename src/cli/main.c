@@ -7,6 +7,7 @@
 #include "rewrite/rewrite.h"
 #include "http/http.h"
 #include "report/report.h"
+#include "rewrite/mx.h"
 #include "store/store.h"
 
 static const cli_cmd_t commands[] = {
@@ -56,7 +57,8 @@ static const cfg_def_t *const all_tables[] = {
     cli_import_cfg, cli_reclassify_cfg, report_cfg,
     cli_report_cfg, cli_campaigns_cfg,  cli_admin_cfg,
     classify_cfg,   cli_classify_cfg,   cli_rules_cfg,
-    http_cfg,       cli_serve_cfg,      NULL,
+    http_cfg,       cli_serve_cfg,      mx_cfg,
+    NULL,
 };
 
 const cfg_def_t *const *cli_all_tables(void)

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
+#include "rewrite/mx.h"
 #include "rewrite/rewrite.h"
 #include "store/store.h"
 
@@ -15,8 +16,17 @@ struct cli_rewriter {
     store_t *store;
     token_ring_t *ring;
     rewrite_t *rw;
+    mx_resolver_t *mx; /* NULL: no DNS, well-known consumer domains only */
     pthread_mutex_t mu;
 };
+
+/* Without a configured resolver no DNS query leaves the machine: the provider comes
+ * from the table of well-known consumer domains alone. */
+static uint8_t provider_from_domain(void *ctx, slice_t domain)
+{
+    (void)ctx;
+    return mx_provider_from_domain(domain);
+}
 
 static int sink_campaign(void *ctx, uint64_t account, slice_t name, uint64_t *out)
 {
@@ -66,9 +76,20 @@ int cli_rewriter_open(const config_t *c, cli_rewriter_t **out, char *err, size_t
         rewrite_opts_clear(&o);
         goto fail;
     }
+    if (config_str(c, "dns_server")) {
+        mx_opts_t mo;
+        mx_opts_from_config(c, &mo);
+        rc = mx_resolver_new(&mo, &r->mx, err, errlen);
+        if (rc) {
+            rewrite_opts_clear(&o);
+            goto fail;
+        }
+    }
     rewrite_deps_t d = {
         .ring = r->ring,
         .sink = {sink_campaign, sink_sent, r},
+        .provider = r->mx ? mx_provider_lookup : provider_from_domain,
+        .provider_ctx = r->mx,
         .clock = &clock_system,
         .rand = &rand_system,
     };
@@ -93,6 +114,7 @@ void cli_rewriter_close(cli_rewriter_t *r)
 {
     if (!r) return;
     rewrite_free(r->rw);
+    mx_resolver_free(r->mx);
     if (r->store) store_close(r->store);
     token_ring_free(r->ring);
     pthread_mutex_destroy(&r->mu);

@@ -15,7 +15,8 @@
 
 const cfg_def_t mx_cfg[] = {
     {"dns_server", CFG_STR, NULL, 0, 0, 0,
-     "resolver for MX lookups, IP or IP:PORT (default: first nameserver in /etc/resolv.conf)"},
+     "resolver for MX lookups, IP or IP:PORT (unset: no DNS; only well-known consumer "
+     "domains map to a provider)"},
     {"mx_budget_ms", CFG_MS, "1000", 1, 60000, CFG_RELOADABLE,
      "longest a recipient's MX lookup may delay a message, all attempts together"},
     {"mx_timeout_ms", CFG_MS, "400", 1, 60000, CFG_RELOADABLE, "one MX query attempt"},
