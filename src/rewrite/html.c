@@ -25,6 +25,7 @@ void rewrite_html_init(rewrite_html_t *h, slice_t text)
     h->len = text.len;
     h->pos = 0;
     h->tail = text.len;
+    h->raw_start = SIZE_MAX;
 }
 
 bool rewrite_html_is(slice_t name, const char *lower)
@@ -65,7 +66,7 @@ static size_t skip_raw(const char *p, size_t len, size_t from, slice_t name)
         size_t at = find_ci(p, len, from, needle);
         if (at >= len) return len;
         size_t q = at + 2 + name.len;
-        if (q >= len || ws(p[q]) || p[q] == '/' || p[q] == '>') return at;
+        if (q < len && (ws(p[q]) || p[q] == '/' || p[q] == '>')) return at;
         from = at + 1;
     }
 }
@@ -152,13 +153,18 @@ bool rewrite_html_next(rewrite_html_t *h, rewrite_html_tag_t *out)
         if (alpha(c) || (c == '/' && at + 2 < len && alpha(p[at + 2]))) {
             size_t next = parse_tag(p, len, at, out);
             if (!next) { /* EOF in a tag: not a tag, and nothing after it is shown */
-                h->tail = at;
+                /* an unfinished end tag of a raw-text element leaves that element open */
+                h->tail = h->raw_start != SIZE_MAX ? h->raw_start : at;
                 break;
             }
+            h->raw_start = SIZE_MAX;
             h->pos = next;
             if (!out->end && raw_text_tag(out->name)) {
                 h->pos = skip_raw(p, len, next, out->name);
-                if (h->pos == len) h->tail = at; /* never closed: the rest is its text */
+                if (h->pos == len)
+                    h->tail = at; /* never closed: the rest is its text */
+                else
+                    h->raw_start = at;
             }
             return true;
         }

@@ -212,8 +212,9 @@ typedef struct {
 typedef struct {
     const char *p;
     size_t len, pos;
-    size_t tail; /* at the end: where visible markup ends (the '<' of a tag, comment or
-                    raw-text element that never closes, else len) */
+    size_t tail;      /* at the end: where visible markup ends (the '<' of a tag, comment or
+                         raw-text element that never closes, else len) */
+    size_t raw_start; /* '<' of the raw-text element whose end tag comes next, or SIZE_MAX */
 } rewrite_html_t;
 
 void rewrite_html_init(rewrite_html_t *h, slice_t text);
