@@ -20,8 +20,9 @@ const cfg_def_t cli_rewrite_cfg[] = {
 
 int cmd_rewrite(int argc, char **argv)
 {
-    const cfg_def_t *const t[] = {cli_rewrite_cfg, rewrite_cfg, cli_keys_cfg,
-                                  store_cfg,       mx_cfg,      NULL};
+    /* the milter's settings too, so one config file serves both front ends */
+    const cfg_def_t *const t[] = {
+        cli_rewrite_cfg, rewrite_cfg, cli_milter_cfg, cli_keys_cfg, store_cfg, mx_cfg, NULL};
     config_t *c = cli_config(argc, argv, t, NULL, 0, NULL);
     char err[512];
     if (config_int(c, "account") <= 0) {

@@ -341,8 +341,6 @@ static void resolve(slice_t base, slice_t rel, buf_t *out)
     while (auth_end < base.len && !strchr("/?#", base.p[auth_end])) auth_end++;
     size_t pq_end = auth_end; /* end of path (before ?/#) */
     while (pq_end < base.len && base.p[pq_end] != '?' && base.p[pq_end] != '#') pq_end++;
-    size_t nofrag = pq_end;
-    while (nofrag < base.len && base.p[nofrag] != '#') nofrag++;
     if (rel.len >= 2 && (rel.p[0] == '/' || rel.p[0] == '\\') &&
         (rel.p[1] == '/' || rel.p[1] == '\\')) {
         buf_append(out, base.p, scheme_len + 1);
@@ -360,7 +358,6 @@ static void resolve(slice_t base, slice_t rel, buf_t *out)
             buf_putc(out, '/');
         }
     }
-    (void)nofrag;
     buf_append_slice(out, rel);
 }
 
