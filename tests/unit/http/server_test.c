@@ -470,6 +470,36 @@ static void test_routes(void)
     CHECK_STR(ts.rec[8].ua, "split");
     hangup(fd);
 
+    /* a head longer than the initial connection buffer (a click with a long URL) */
+    {
+        static char url[3100], longtok[4600], lpath[4700];
+        memcpy(url, "https://example.com/", 20);
+        memset(url + 20, 'q', 3000);
+        url[3020] = 0;
+        seal(ring, 104, 2, url, longtok, sizeof(longtok));
+        fd = dial();
+        snprintf(lpath, sizeof(lpath), "/c/%s", longtok);
+        say(fd, get("GET", lpath, NULL));
+        get_resp(fd, &r, false);
+        CHECK_INT(r.status, 302);
+        CHECK(strstr(buf_cstr(&r.head), url) != NULL);
+        /* many pipelined requests in one write: the buffer is compacted as it goes */
+        buf_t many = BUF_INIT;
+        for (int i = 0; i < 60; i++)
+            buf_printf(&many, "HEAD /healthz HTTP/1.1\r\nHost: t\r\nX-Pad: %064d\r\n\r\n", i);
+        say(fd, buf_cstr(&many));
+        int okc = 0;
+        for (int i = 0; i < 60; i++) {
+            get_resp(fd, &r, true);
+            okc += r.status == 200 && strstr(buf_cstr(&r.head), "Content-Length: 3\r\n");
+        }
+        CHECK_INT(okc, 60);
+        buf_clear(&many);
+        hangup(fd);
+        CHECK_INT(ts_nrec(&ts), 10);
+        CHECK_INT(ts.rec[9].message, 104);
+    }
+
     /* HTTP/1.0 without keep-alive closes */
     fd = dial();
     snprintf(path, sizeof(path), "GET /o/%s HTTP/1.0\r\n\r\n", tok_open);
@@ -484,7 +514,7 @@ static void test_routes(void)
     fd = dial();
     snprintf(path, sizeof(path), "/o/%s", tok_open);
     say(fd, get("GET", path, NULL));
-    ts_wait_queued(&ts, 11);
+    ts_wait_queued(&ts, 12);
     hangup(fd);
     usleep(50000);
     ts_set(&ts, false, false);
