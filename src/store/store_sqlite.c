@@ -29,7 +29,8 @@ enum {
 static const char *const stmt_sql[ST__COUNT] = {
     [ST_CAMPAIGN_GET] = "SELECT id FROM campaigns WHERE account = ?1 AND name = ?2",
     [ST_ACCOUNT_ENSURE] = "INSERT OR IGNORE INTO accounts(id, created_us) VALUES(?1, ?2)",
-    [ST_CAMPAIGN_ADD] = "INSERT INTO campaigns(account, name, created_us) VALUES(?1, ?2, ?3)",
+    [ST_CAMPAIGN_ADD] =
+        "INSERT OR IGNORE INTO campaigns(account, name, created_us) VALUES(?1, ?2, ?3)",
     [ST_MESSAGE_ADD] = "INSERT INTO messages(account, campaign, message_id_hdr, recipient_domain,"
                        " recipient_hash, recipient_addr, recipient_count, sent_at, link_count,"
                        " provider) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -168,6 +169,16 @@ static int sq_campaign_id(store_t *s, uint64_t account, slice_t name, bool creat
     bind_slice(c, 2, name);
     sqlite3_bind_int64(c, 3, now);
     if (sqlite3_step(c) != SQLITE_DONE) return sq_fail(q, "campaign insert");
+    if (sqlite3_changes(q->db) == 0) {
+        /* another process created it between our lookup and our insert */
+        g = st(q, ST_CAMPAIGN_GET);
+        sqlite3_bind_int64(g, 1, (sqlite3_int64)account);
+        bind_slice(g, 2, name);
+        rc = sqlite3_step(g);
+        if (rc == SQLITE_ROW) *out = (uint64_t)sqlite3_column_int64(g, 0);
+        sqlite3_reset(g);
+        return rc == SQLITE_ROW ? TO_OK : sq_fail(q, "campaign lookup");
+    }
     *out = (uint64_t)sqlite3_last_insert_rowid(q->db);
     return TO_OK;
 }
