@@ -4,8 +4,14 @@
  * number of patterns; the match callback keeps the lowest pattern id (the highest
  * priority). Scratch space is per scan: a small pool guarded by a mutex, grown by
  * cloning when several threads scan at once.
+ *
+ * User-Agents repeat: MPP's bare "Mozilla/5.0", Gmail's proxy, a few browser builds
+ * make most of the traffic. Each thread keeps a small direct-mapped cache of recent
+ * User-Agents and their match, tagged with the database generation so a reload never
+ * serves an old answer. No locks: the cache is thread-local.
  */
 #include <hs/hs.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +21,7 @@
 #define SCRATCH_POOL 16
 
 struct classify__ua_db {
+    uint64_t gen; /* unique per compiled database, never 0 */
     hs_database_t *db;
     hs_scratch_t *proto;
     pthread_mutex_t mu;
@@ -42,7 +49,9 @@ int classify__ua_compile(const classify__ua_pat_t *pats, size_t n, classify__ua_
                          char *err, size_t errlen)
 {
     *out = NULL;
+    static atomic_uint_fast64_t generation;
     classify__ua_db_t *u = xcalloc(1, sizeof(*u));
+    u->gen = atomic_fetch_add(&generation, 1) + 1;
     pthread_mutex_init(&u->mu, NULL);
     *out = u;
     if (n == 0) return 0;
@@ -82,9 +91,37 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
     return 0;
 }
 
-long classify__ua_match(classify__ua_db_t *u, slice_t ua)
+#define UAC_SLOTS  256
+#define UAC_MAXLEN 232
+
+typedef struct {
+    uint64_t gen;
+    uint64_t hash;
+    int32_t result;
+    uint16_t len;
+    char ua[UAC_MAXLEN];
+} uac_slot_t;
+
+static _Thread_local uac_slot_t uac[UAC_SLOTS];
+
+static uint64_t ua_hash(slice_t s)
 {
-    if (!u->db || ua.len == 0) return -1;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ s.len;
+    size_t i = 0;
+    for (; i + 8 <= s.len; i += 8) {
+        uint64_t w;
+        memcpy(&w, s.p + i, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdull;
+        h ^= h >> 29;
+    }
+    uint64_t w = 0;
+    memcpy(&w, s.p + i, s.len - i);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 32);
+}
+
+static long scan(classify__ua_db_t *u, slice_t ua)
+{
     hs_scratch_t *s = NULL;
     pthread_mutex_lock(&u->mu);
     if (u->npool) s = u->pool[--u->npool];
@@ -100,6 +137,23 @@ long classify__ua_match(classify__ua_db_t *u, slice_t ua)
     pthread_mutex_unlock(&u->mu);
     if (s) hs_free_scratch(s);
     return best;
+}
+
+long classify__ua_match(classify__ua_db_t *u, slice_t ua)
+{
+    if (!u->db || ua.len == 0) return -1;
+    if (ua.len > UAC_MAXLEN) return scan(u, ua);
+    uint64_t h = ua_hash(ua);
+    uac_slot_t *c = &uac[h & (UAC_SLOTS - 1)];
+    if (c->gen == u->gen && c->hash == h && c->len == ua.len && !memcmp(c->ua, ua.p, ua.len))
+        return c->result;
+    long r = scan(u, ua);
+    c->gen = u->gen;
+    c->hash = h;
+    c->len = (uint16_t)ua.len;
+    c->result = (int32_t)r;
+    memcpy(c->ua, ua.p, ua.len);
+    return r;
 }
 
 void classify__ua_free(classify__ua_db_t *u)
