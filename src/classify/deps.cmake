@@ -7,6 +7,3 @@ if(NOT TO_RULES_DIR)
   set(TO_RULES_DIR ${CMAKE_SOURCE_DIR}/data/rules)
 endif()
 target_compile_definitions(to_classify PRIVATE TO_RULES_DIR="${TO_RULES_DIR}")
-# bench/classify.sh drives this (not a test; never run by ctest).
-add_executable(classify_bench ${CMAKE_SOURCE_DIR}/bench/classify_bench.c)
-target_link_libraries(classify_bench PRIVATE to_classify to_token to_util)
