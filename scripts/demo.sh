@@ -6,12 +6,12 @@
 # demo's domains), traffic that behaves like the real agents and like people
 # (scripts/demo_traffic.py), then the campaign report with and without automated events,
 # side by side, with the agent breakdown. Builds nothing; stops what it started.
-#   DEMO_RECIPIENTS=N (default 2500)
+#   DEMO_RECIPIENTS=N (default 2500), DEMO_DIR=PATH (default ./demo-data)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${TO_BIN:-$PWD/build/trueopen}
 N=${DEMO_RECIPIENTS:-2500}
-D=$PWD/demo-data
+D=${DEMO_DIR:-$PWD/demo-data}
 CAMPAIGN=flu-shot-reminder
 [ -x "$BIN" ] || { echo "demo: $BIN is missing: run make demo (or make build)" >&2; exit 1; }
 command -v python3 >/dev/null || { echo "demo: needs python3" >&2; exit 1; }
