@@ -180,6 +180,8 @@ static bool rwc_text(rw_check_t *c, slice_t a, slice_t b, bool html, bool crlf)
             bool same = slice_eq(orig, f.url);
             bool resolved = !same && orig.len <= f.url.len && !slice_casestarts(orig, "http") &&
                             memcmp(f.url.p + f.url.len - orig.len, orig.p, orig.len) == 0;
+            if (!same && !resolved && getenv("RWC_DEBUG"))
+                fprintf(stderr, "orig [%.*s] sealed [%.*s]\n", SLICE_FMT(orig), SLICE_FMT(f.url));
             if (!same && !resolved) {
                 ok = rwc_fail(c, "a click token does not name the link that was there");
                 break;
