@@ -178,7 +178,8 @@ static bool rwc_text(rw_check_t *c, slice_t a, slice_t b, bool html, bool crlf)
                 if (t.p[x] != '\t' && t.p[x] != '\n' && t.p[x] != '\r') buf_putc(&clean, t.p[x]);
             slice_t orig = buf_slice(&clean);
             bool same = slice_eq(orig, f.url);
-            bool resolved = !same && orig.len <= f.url.len && !slice_casestarts(orig, "http") &&
+            bool resolved = !same && orig.len <= f.url.len && !slice_casestarts(orig, "http:") &&
+                            !slice_casestarts(orig, "https:") &&
                             memcmp(f.url.p + f.url.len - orig.len, orig.p, orig.len) == 0;
             if (!same && !resolved && getenv("RWC_DEBUG"))
                 fprintf(stderr, "orig [%.*s] sealed [%.*s]\n", SLICE_FMT(orig), SLICE_FMT(f.url));
