@@ -429,6 +429,7 @@ static void consider(plan_t *pl, part_plan_t *pp, linecap_t *lc, slice_t url, si
     size_t newlen = strlen(rw->o.tracking_url) + 3 + token_len_max(url.len);
     if (!line_fits(pp, lc, off, len, newlen)) {
         pl->res->links_skipped++;
+        pl->res->links_long++;
         return;
     }
     edit_t e = {.kind = ED_CLICK, .off = off, .len = len, .link = ++pl->links};

@@ -160,6 +160,7 @@ typedef struct {
     uint32_t parts_bad;     /* parts left alone: transfer encoding did not decode cleanly */
     uint32_t parts_charset; /* parts left alone: charset not ASCII-compatible */
     uint32_t links_skipped; /* http(s) links left alone by a rule */
+    uint32_t links_long;    /* of which: would have grown a 7bit/8bit line past 998 */
     uint64_t message_id;    /* the store's id (0 when not recorded) */
     size_t header_len;      /* bytes of the top-level header block incl. the blank line;
                                identical in input and output */

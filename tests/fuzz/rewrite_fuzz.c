@@ -2,7 +2,8 @@
  * Fuzz target: MIME + HTML rewriting. For any input the output is the input unchanged
  * or a message whose bytes outside rewritten attributes are the input's and whose
  * tokens open and name the links that were there (rewrite_check.h); rewriting the
- * output again changes nothing.
+ * output again changes nothing (unless a link was left alone for the 998-octet line
+ * limit, which a second pass may then find room for).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +41,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 res.links);
         abort();
     }
-    if (res.changed) {
+    /* Rewriting again adds nothing, except where a link was left alone for the line
+     * limit: planning bounds token lengths from above, the second pass sees real ones. */
+    if (res.changed && res.links_long == 0) {
         buf_t again = BUF_INIT;
         rewrite_result_t r2;
         if (rewrite_message(f.rw, got, &env, &again, &r2) != 0 || r2.changed) {

@@ -67,8 +67,9 @@ static void golden_case(const char *dir, const char *name)
         fprintf(stderr, "golden %s: changed=%d status=%s\n", name, res.changed,
                 rewrite_status_str(res.status));
     CHECK_INT(res.changed, !unchanged);
-    /* Rewriting the output again adds nothing (tokens, pixel and honeypot are seen). */
-    if (res.changed) {
+    /* Rewriting the output again adds nothing (tokens, pixel and honeypot are seen),
+     * unless a link was left alone for the line limit (planning bounds token lengths). */
+    if (res.changed && res.links_long == 0) {
         buf_t again = BUF_INIT;
         rewrite_result_t r2;
         CHECK_INT(rewrite_message(f.rw, got, &env, &again, &r2), 0);
