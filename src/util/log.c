@@ -24,7 +24,8 @@ void log_set_output(int fd, const char *prog)
     if (prog) snprintf(log_prog, sizeof(log_prog), "%s", prog);
 }
 
-static void log_v(log_level_t lvl, const char *prefix, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void log_v(log_level_t lvl, const char *prefix,
+                                                        const char *fmt, va_list ap)
 {
     if (lvl < log_min && lvl < LOG_FATAL) return;
     char line[2048];

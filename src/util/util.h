@@ -118,7 +118,7 @@ void buf_append_slice(buf_t *b, slice_t s);
 void buf_puts(buf_t *b, const char *s);
 void buf_putc(buf_t *b, char c);
 void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void buf_vprintf(buf_t *b, const char *fmt, va_list ap);
+void buf_vprintf(buf_t *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 const char *buf_cstr(buf_t *b); /* "" for an empty, never-grown buffer */
 slice_t buf_slice(const buf_t *b);
 /* Reads a whole file (at most max bytes); TO_ETOOBIG past it, TO_EIO on error. */

@@ -48,8 +48,8 @@ static void refusals(void)
         "Content-Type: multipart/mixed\r\n\r\n--x\r\n\r\nbody\r\n--x--\r\n",
         "Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\r\nno close\r\n",
         "Content-Type: multipart/mixed; boundary=x\r\n\r\nno delimiter at all\r\n",
-        "Content-Type: multipart/mixed; boundary=x\r\nContent-Transfer-Encoding: base64\r\n\r\n"
-        "--x\r\n\r\nb\r\n--x--\r\n",
+        ("Content-Type: multipart/mixed; boundary=x\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+         "--x\r\n\r\nb\r\n--x--\r\n"),
         "Subject: nul \0 byte\r\n\r\nx",
     };
     for (size_t i = 0; i < TO_ARRAY_LEN(bad); i++) {
