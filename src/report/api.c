@@ -324,6 +324,7 @@ void report_api_handle(store_t *s, const report_api_request_t *rq, int64_t now_u
     } else {
         slice_t key = slice_trim(slice_make(auth.p + 7, auth.len - 7));
         int rc = store_apikey_check(s, key, &account, &key_id);
+        if (rc == 0 && account == 0) rc = TO_EPERM; /* 0 would mean "any account" below */
         if (rc == TO_EPERM)
             error_body(out, 401, "unknown or revoked API key");
         else if (rc)
