@@ -210,6 +210,8 @@ typedef struct {
     size_t batch_bytes;         /* or this many bytes */
     int64_t batch_ms;           /* or the oldest has waited this long */
     int64_t settle_interval_ms; /* least time between idle status passes */
+    int64_t settle_quiet_ms;    /* with a backlog, settle again after this long without a
+                                   batch (0: at once) */
 } store_writer_opts_t;
 
 extern const cfg_def_t store_cfg[];

@@ -18,12 +18,17 @@ const cfg_def_t store_cfg[] = {
      "events waiting for the writer before new ones are refused"},
     {"batch_rows", CFG_INT, "2000", 1, 1000000, 0, "commit when this many events are waiting"},
     {"batch_bytes", CFG_SIZE, "4M", 1024, 1073741824, 0, "or when they hold this many bytes"},
-    {"batch_ms", CFG_MS, "1ms", 0, 10000, 0,
-     "or when the oldest has waited this long (a busy writer never waits)"},
+    {"batch_ms", CFG_MS, "0", 0, 10000, 0,
+     "or when the oldest has waited this long (0: at once; events that arrive during a "
+     "commit form the next batch, and with clients waiting on their answers a wait only "
+     "adds latency)"},
     {"store_synchronous", CFG_STR, "normal", 0, 0, 0,
      "normal: durable against a crash of the process; full: also against power loss"},
     {"settle_interval", CFG_MS, "500ms", 0, 3600000, 0,
      "least time between two passes that recompute message status while idle"},
+    {"settle_quiet", CFG_MS, "10ms", 0, 60000, 0,
+     "with messages left to settle, settle again once no batch came for this long (under "
+     "steady load at least every settle_interval)"},
     CFG_END,
 };
 
@@ -34,6 +39,7 @@ void store_writer_opts_from_config(const config_t *c, store_writer_opts_t *o)
     o->batch_bytes = (size_t)config_int(c, "batch_bytes");
     o->batch_ms = config_int(c, "batch_ms");
     o->settle_interval_ms = config_int(c, "settle_interval");
+    o->settle_quiet_ms = config_int(c, "settle_quiet");
 }
 
 typedef struct item {
@@ -201,21 +207,21 @@ static void w_metrics(http_sink_t *s, buf_t *out)
 
 /* Takes a batch off the queue, waiting for one when it is empty. Returns NULL when
  * stopping with nothing left. */
-static item_t *take(store_writer_t *w, size_t *out_n, int64_t *last_settle_ms, bool *out_idle)
+static item_t *take(store_writer_t *w, size_t *out_n, int64_t next_settle_ms, bool *out_idle)
 {
     pthread_mutex_lock(&w->lock);
     *out_idle = false;
     while (!w->head && !w->stop) {
         /* Idle: settle message status now and then. */
         int64_t now = mono_ms();
-        if (now - *last_settle_ms >= w->o.settle_interval_ms) {
+        if (now >= next_settle_ms) {
             *out_idle = true;
             pthread_mutex_unlock(&w->lock);
             return NULL;
         }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        int64_t wait_ms = w->o.settle_interval_ms - (now - *last_settle_ms);
+        int64_t wait_ms = next_settle_ms - now;
         ts.tv_sec += wait_ms / 1000;
         ts.tv_nsec += (wait_ms % 1000) * 1000000;
         if (ts.tv_nsec >= 1000000000) {
@@ -298,15 +304,26 @@ static void *writer_main(void *arg)
     store_writer_t *w = arg;
     store_event_t *arr = NULL;
     size_t cap = 0;
-    int64_t last_settle = 0;
+    /* When the next settle pass may run, and whether the last one left messages. Under
+     * a closed loop of clients the queue is empty between every two batches, so "empty"
+     * alone is not idle: with a backlog the writer waits for settle_quiet without a
+     * batch, and under steady load settles once per settle_interval, so settling never
+     * takes more than its share from commits. */
+    int64_t next_settle = 0, last_pass = 0;
+    bool backlog = false;
     for (;;) {
         size_t n = 0;
         bool idle;
-        item_t *batch = take(w, &n, &last_settle, &idle);
+        item_t *batch = take(w, &n, next_settle, &idle);
         if (batch) {
             pthread_mutex_lock(&w->busy);
             commit_batch(w, batch, n, &arr, &cap);
             pthread_mutex_unlock(&w->busy);
+            if (backlog) {
+                int64_t now = mono_ms();
+                next_settle = TO_MIN(TO_MAX(next_settle, now + w->o.settle_quiet_ms),
+                                     last_pass + w->o.settle_interval_ms);
+            }
             continue;
         }
         if (idle) {
@@ -316,7 +333,9 @@ static void *writer_main(void *arg)
             if (store__settle_some(w->store, 200, &left) != TO_OK) left = 0;
             pthread_mutex_unlock(&w->busy);
             /* More to do: come back soon, but let queued events go first. */
-            last_settle = left ? mono_ms() - w->o.settle_interval_ms : mono_ms();
+            last_pass = mono_ms();
+            backlog = left > 0;
+            next_settle = last_pass + (backlog ? w->o.settle_quiet_ms : w->o.settle_interval_ms);
             continue;
         }
         break; /* stopping and drained */

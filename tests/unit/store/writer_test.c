@@ -84,7 +84,7 @@ static void run(size_t queue_max, bool expect_refusals)
     store_t *s;
     char err[256];
     CHECK_INT(store_open(db_path, &s, err, sizeof(err)), 0);
-    store_writer_opts_t o = {queue_max, 500, 1 << 20, 1, 50};
+    store_writer_opts_t o = {queue_max, 500, 1 << 20, 1, 50, 0};
     store_writer_t *w;
     CHECK_INT(store_writer_start(s, &o, &w), 0);
     producer_t p[2] = {{store_writer_sink(w), 0, 0}, {store_writer_sink(w), PER_THREAD, 0}};
@@ -128,7 +128,7 @@ static void committed_before_done(void)
     char err[256];
     CHECK_INT(store_open(db_path, &s, err, sizeof(err)), 0);
     sqlite3_open(db_path, &probe);
-    store_writer_opts_t o = {1000, 50, 1 << 20, 1, 50};
+    store_writer_opts_t o = {1000, 50, 1 << 20, 1, 50, 0};
     store_writer_t *w;
     CHECK_INT(store_writer_start(s, &o, &w), 0);
     http_sink_t *sink = store_writer_sink(w);
@@ -147,12 +147,57 @@ static void committed_before_done(void)
     store_close(s);
 }
 
+/* With settle_quiet set, a backlog of messages larger than one settle pass is still
+ * settled once the events stop coming (several passes, each after a quiet moment). */
+static void settles_when_quiet(void)
+{
+    unlink(db_path);
+    store_t *s;
+    char err[256];
+    CHECK_INT(store_open(db_path, &s, err, sizeof(err)), 0);
+    store_writer_opts_t o = {1000, 50, 1 << 20, 0, 50, 10};
+    store_writer_t *w;
+    CHECK_INT(store_writer_start(s, &o, &w), 0);
+    http_sink_t *sink = store_writer_sink(w);
+    for (uint64_t i = 1; i <= 700; i++) {
+        http_event_t ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.route = 'o';
+        ev.tok.message = 200000 + i;
+        while (sink->submit(sink, &ev, NULL, NULL) != 0) usleep(100);
+    }
+    sqlite3 *db;
+    sqlite3_open(db_path, &db);
+    sqlite3_busy_timeout(db, 1000);
+    /* a wait, not a deadline: CTest's timeout catches a writer that never settles */
+    long dirty = -1;
+    for (;;) {
+        sqlite3_stmt *st;
+        sqlite3_prepare_v2(db,
+                           "SELECT (SELECT count(*) FROM dirty_messages),"
+                           " (SELECT count(*) FROM events WHERE message > 200000)",
+                           -1, &st, NULL);
+        long events = 0;
+        if (sqlite3_step(st) == SQLITE_ROW) {
+            dirty = sqlite3_column_int64(st, 0);
+            events = sqlite3_column_int64(st, 1);
+        }
+        sqlite3_finalize(st);
+        if (events == 700 && dirty == 0) break;
+        usleep(5000);
+    }
+    CHECK_INT(dirty, 0);
+    sqlite3_close(db);
+    store_writer_stop(w);
+    store_close(s);
+}
+
 static void metrics_text(void)
 {
     store_t *s;
     char err[256];
     CHECK_INT(store_open("memory:", &s, err, sizeof(err)), 0);
-    store_writer_opts_t o = {10, 5, 1 << 20, 0, 50};
+    store_writer_opts_t o = {10, 5, 1 << 20, 0, 50, 0};
     store_writer_t *w;
     CHECK_INT(store_writer_start(s, &o, &w), 0);
     http_sink_t *sink = store_writer_sink(w);
@@ -173,6 +218,7 @@ int main(void)
     run(1000000, false); /* roomy queue: nothing refused */
     run(8, true);        /* tiny queue: refusals, never a lost callback */
     committed_before_done();
+    settles_when_quiet();
     metrics_text();
     unlink(db_path);
     return test_done();
