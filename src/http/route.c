@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 /* GIF89a, 1x1, one transparent pixel: the smallest image every mail client shows. */
 const uint8_t http__gif[43] = {
@@ -85,19 +86,21 @@ void http__event_headers(http_event_t *ev, const http__request_t *req)
 {
     static const struct {
         const char *name;
-        size_t off;
+        size_t len, off;
     } map[] = {
-        {"sec-purpose", offsetof(http_event_t, sec_purpose)},
-        {"purpose", offsetof(http_event_t, purpose)},
-        {"x-purpose", offsetof(http_event_t, x_purpose)},
-        {"x-moz", offsetof(http_event_t, x_moz)},
-        {"accept", offsetof(http_event_t, accept)},
-        {"accept-language", offsetof(http_event_t, accept_language)},
-        {"referer", offsetof(http_event_t, referer)},
-        {"via", offsetof(http_event_t, via)},
-        {"from", offsetof(http_event_t, from)},
-        {"dnt", offsetof(http_event_t, dnt)},
-        {"sec-gpc", offsetof(http_event_t, sec_gpc)},
+#define HTTP__M(name, field) {name, sizeof(name) - 1, offsetof(http_event_t, field)}
+        HTTP__M("sec-purpose", sec_purpose),
+        HTTP__M("purpose", purpose),
+        HTTP__M("x-purpose", x_purpose),
+        HTTP__M("x-moz", x_moz),
+        HTTP__M("accept", accept),
+        HTTP__M("accept-language", accept_language),
+        HTTP__M("referer", referer),
+        HTTP__M("via", via),
+        HTTP__M("from", from),
+        HTTP__M("dnt", dnt),
+        HTTP__M("sec-gpc", sec_gpc),
+#undef HTTP__M
     };
     ev->ua = SLICE_NULL;
     for (size_t k = 0; k < TO_ARRAY_LEN(map); k++)
@@ -105,13 +108,15 @@ void http__event_headers(http_event_t *ev, const http__request_t *req)
     bool have_ua = false;
     for (size_t i = 0; i < req->nheaders; i++) {
         const http__header_t *h = &req->headers[i];
-        if (!have_ua && slice_caseeq_cstr(h->name, "user-agent")) {
+        if (!have_ua && h->name.len == 10 && !strncasecmp(h->name.p, "user-agent", 10)) {
             ev->ua = http__cut(h->value, HTTP_UA_MAX);
             have_ua = true;
             continue;
         }
         for (size_t k = 0; k < TO_ARRAY_LEN(map); k++) {
-            if (!slice_caseeq_cstr(h->name, map[k].name)) continue;
+            /* the length first: most headers match no name */
+            if (h->name.len != map[k].len || strncasecmp(h->name.p, map[k].name, map[k].len))
+                continue;
             slice_t *dst = (slice_t *)(void *)((char *)ev + map[k].off);
             /* the first occurrence wins; an empty value still counts as present */
             if (!dst->p) *dst = http__cut(h->value, HTTP_HEADER_MAX);
