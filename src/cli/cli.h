@@ -63,6 +63,10 @@ int cmd_audit(int argc, char **argv);
 int cmd_retain(int argc, char **argv);
 int cmd_hold(int argc, char **argv);
 extern const cfg_def_t cli_report_cfg[];
+/* Writes an audit row for a command (via "cli"): who (account, 0: none), what, whether
+ * it failed (rc). Reads of reports are audited like changes. */
+typedef struct store store_t;
+void cli_audit(store_t *s, uint64_t account, const char *action, const char *target, int rc);
 extern const cfg_def_t cli_campaigns_cfg[];
 extern const cfg_def_t cli_admin_cfg[];
 int cmd_classify(int argc, char **argv);

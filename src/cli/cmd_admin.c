@@ -34,7 +34,7 @@ static store_t *open_db(const config_t *c, const char *cmd)
     return s;
 }
 
-static void audit_cli(store_t *s, uint64_t account, const char *action, const char *target, int rc)
+void cli_audit(store_t *s, uint64_t account, const char *action, const char *target, int rc)
 {
     store_audit_t a = {.ts_us = clock_now_us(&clock_system),
                        .via = "cli",
@@ -145,7 +145,7 @@ int cmd_settings(int argc, char **argv)
         } else if (rc) {
             fprintf(stderr, "trueopen settings set: %s\n", err_str(rc));
         } else {
-            audit_cli(s, acc, "settings set", target, rc);
+            cli_audit(s, acc, "settings set", target, rc);
             store_settings_get(s, acc, &st);
             printf("account %" PRIu64 ": %s = ", acc, pos[0]);
             print_setting(&st, pos[0]);
@@ -203,7 +203,7 @@ int cmd_apikey(int argc, char **argv)
         char target[32];
         snprintf(target, sizeof(target), "key %" PRId64, id);
         if (!rc) {
-            audit_cli(s, acc, "apikey new", target, 0);
+            cli_audit(s, acc, "apikey new", target, 0);
             printf("API key %" PRId64 " for account %" PRIu64
                    " (shown once; only its hash is stored):\n%s\n",
                    id, acc, buf_cstr(&key));
@@ -234,7 +234,7 @@ int cmd_apikey(int argc, char **argv)
         rc = store_apikey_revoke(s, acc, id, now);
         char target[32];
         snprintf(target, sizeof(target), "key %" PRId64, id);
-        audit_cli(s, acc, "apikey revoke", target, rc);
+        cli_audit(s, acc, "apikey revoke", target, rc);
         if (rc == TO_ENOTFOUND)
             fprintf(stderr,
                     "trueopen apikey revoke: account %" PRIu64 " has no active key %" PRId64 "\n",
@@ -349,7 +349,7 @@ int cmd_retain(int argc, char **argv)
     char target[128];
     snprintf(target, sizeof(target), "%" PRIu64 " messages, %" PRIu64 " events deleted",
              rc ? 0 : r.messages, rc ? 0 : r.events);
-    audit_cli(s, 0, "retain", target, rc);
+    cli_audit(s, 0, "retain", target, rc);
     if (rc)
         fprintf(stderr, "trueopen retain: %s\n", err_str(rc));
     else
@@ -388,7 +388,7 @@ int cmd_hold(int argc, char **argv)
     int rc = store_hold_set(s, acc, slice_cstr(name), on);
     char target[256];
     snprintf(target, sizeof(target), "campaign %.200s", name);
-    audit_cli(s, acc, on ? "hold set" : "hold clear", target, rc);
+    cli_audit(s, acc, on ? "hold set" : "hold clear", target, rc);
     if (rc == TO_ENOTFOUND)
         fprintf(stderr, "trueopen hold: no campaign named '%s'\n", name);
     else if (rc == TO_EINVAL)

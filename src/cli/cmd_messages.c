@@ -170,6 +170,9 @@ int cmd_messages(int argc, char **argv)
                "first_open", "opens", "clicks");
     rc = store_list_messages(s, &q, print_message, &ctx);
     if (rc) fprintf(stderr, "trueopen messages: %s\n", err_str(rc));
+    char target[256];
+    snprintf(target, sizeof(target), "campaign %.200s", camp ? camp : "(all)");
+    cli_audit(s, 0, "messages", target, rc);
     buf_clear(&ctx.out);
     store_close(s);
     config_free(c);

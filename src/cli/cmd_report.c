@@ -126,6 +126,9 @@ int cmd_report(int argc, char **argv)
     }
     if (!rc) rc = print_buf(&out);
     buf_clear(&out);
+    char target[256];
+    snprintf(target, sizeof(target), "campaign %.200s", name);
+    cli_audit(s, rc == TO_ENOTFOUND || rc == TO_EINVAL ? 0 : acc, "report", target, rc);
     store_close(s);
     config_free(c);
     return rc ? 1 : 0;
@@ -169,6 +172,7 @@ int cmd_campaigns(int argc, char **argv)
         rc = print_buf(&out);
         report_campaigns_free(v, n);
     }
+    cli_audit(s, (uint64_t)config_int(c, "account"), "campaigns", "", rc);
     store_close(s);
     config_free(c);
     return rc ? 1 : 0;

@@ -176,6 +176,7 @@ check 'grep -q "\"action\":\"settings set\",\"target\":\"suppress_automated=off\
 check 'grep -q "\"action\":\"apikey new\"" "$T/audit.jsonl" && grep -q "\"action\":\"apikey revoke\"" "$T/audit.jsonl"' "key changes audited"
 check 'grep -q "\"action\":\"hold set\"" "$T/audit.jsonl" && grep -q "\"action\":\"retain\"" "$T/audit.jsonl"' "hold and retention audited"
 check '! grep -q "$KEY" "$T/audit.jsonl"' "no key in the audit log"
+check 'grep -q "\"via\":\"cli\",\"account\":1,\"key_id\":null,\"action\":\"report\",\"target\":\"campaign spring\",\"status\":0" "$T/audit.jsonl"' "report reads audited"
 check '"$BIN" audit --db "$DB" --format table | head -1 | grep -q "action"' "audit table"
 
 echo "$pass passed, $fail failed"
