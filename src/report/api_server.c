@@ -171,6 +171,18 @@ static const char *reason(int status)
     }
 }
 
+/* Like write_all, but a peer that went away is an error, never a SIGPIPE. */
+static void send_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
 static void respond(int fd, int status, const buf_t *body)
 {
     buf_t h = BUF_INIT;
@@ -179,8 +191,8 @@ static void respond(int fd, int status, const buf_t *body)
                "Cache-Control: no-store\r\nConnection: close\r\n%s\r\n",
                status, reason(status), body->len,
                status == 401 ? "WWW-Authenticate: Bearer realm=\"trueopen\"\r\n" : "");
-    write_all(fd, h.p, h.len);
-    if (body->len) write_all(fd, body->p, body->len);
+    send_all(fd, h.p, h.len);
+    if (body->len) send_all(fd, body->p, body->len);
     buf_clear(&h);
 }
 

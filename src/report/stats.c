@@ -197,12 +197,12 @@ static size_t agent_index(acc_t *a, const char *name, size_t len)
         const char *n = a->agents[i].a.name;
         if (strlen(n) == len && !memcmp(n, name, len)) return a->last_agent = i;
     }
-    if (a->n_agents == AGENT_MAX) {
+    if (a->n_agents >= AGENT_MAX - 1) {
+        /* bounded: past AGENT_MAX - 1 distinct names, the rest share the last slot */
         name = "other";
         len = 5;
         for (size_t i = 0; i < a->n_agents; i++)
             if (!strcmp(a->agents[i].a.name, "other")) return a->last_agent = i;
-        a->n_agents--; /* the last slot becomes "other" (bounded) */
     }
     agent_acc_t *g = &a->agents[a->n_agents];
     memset(g, 0, sizeof(*g));

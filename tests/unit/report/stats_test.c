@@ -206,6 +206,35 @@ static void test_empty_campaign(void)
     fx_close();
 }
 
+/* More distinct agents than the report keeps apart: the rest are "other", nothing is
+ * lost or overwritten. */
+static void test_many_agents(void)
+{
+    sqlite3 *db = fx_open();
+    fx_campaign(db, 1, 1, "many");
+    fx_message(db, 1, 1, 1, 0, T0 / S);
+    fx_exec(db, "BEGIN");
+    for (int i = 0; i < 300; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "agent%03d", i);
+        fx_event(db, 1, 1, 'o', 1, name, 0, T0 + i * S, NULL);
+    }
+    fx_exec(db, "COMMIT");
+    fx_settle(db);
+    report_stats_t st;
+    CHECK_INT(report_campaign_stats(db, 1, 1, -1, T0, &st), 0);
+    CHECK(st.n_agents <= 256);
+    uint64_t total = 0;
+    for (size_t i = 0; i < st.n_agents; i++) total += st.agents[i].events;
+    CHECK_INT(total, 300);
+    const report_agent_t *o = agent(&st, "other");
+    CHECK(o && o->events == 300 - 255);
+    const report_agent_t *first = agent(&st, "agent000");
+    CHECK(first && first->events == 1);
+    report_stats_clear(&st);
+    fx_close();
+}
+
 static void test_view_parse(void)
 {
     report_view_t v;
@@ -221,6 +250,7 @@ int main(void)
     test_views();
     test_find_and_list();
     test_empty_campaign();
+    test_many_agents();
     test_view_parse();
     return test_done();
 }
