@@ -148,7 +148,10 @@ bool rewrite_html_next(rewrite_html_t *h, rewrite_html_tag_t *out)
         const char *lt = memchr(p + h->pos, '<', len - h->pos);
         if (!lt) break;
         size_t at = (size_t)(lt - p);
-        if (at + 1 >= len) break;
+        if (at + 1 >= len || (p[at + 1] == '/' && at + 2 >= len)) {
+            h->tail = at; /* "<" or "</" at the very end would swallow what follows */
+            break;
+        }
         char c = p[at + 1];
         if (alpha(c) || (c == '/' && at + 2 < len && alpha(p[at + 2]))) {
             size_t next = parse_tag(p, len, at, out);

@@ -48,6 +48,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rewrite_result_t r2;
         if (rewrite_message(f.rw, got, &env, &again, &r2) != 0 || r2.changed) {
             fprintf(stderr, "rewrite property violated: a second rewrite changed the output\n");
+            if (getenv("RWC_DEBUG")) {
+                (void)write_file_atomic("/tmp/rwc-first.eml", got.p, got.len, 0600);
+                (void)write_file_atomic("/tmp/rwc-second.eml", again.p, again.len, 0600);
+            }
             abort();
         }
         buf_clear(&again);

@@ -75,7 +75,10 @@ static void tokenizer(void)
                  {"<b>x</b>", 8},
                  {"<b><script>x</script>", 21},
                  {"<b><style>x</style", 3},
-                 {"<b><style>x</style a=\"", 3}};
+                 {"<b><style>x</style a=\"", 3},
+                 {"<b>x</", 4},
+                 {"<b>x<", 4},
+                 {"<b>x<?", 4}};
     for (size_t i = 0; i < TO_ARRAY_LEN(tails); i++) {
         rewrite_html_init(&h, slice_cstr(tails[i].in));
         while (rewrite_html_next(&h, &tag)) {
