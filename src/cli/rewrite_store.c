@@ -76,6 +76,15 @@ int cli_rewriter_open(const config_t *c, cli_rewriter_t **out, char *err, size_t
         rewrite_opts_clear(&o);
         goto fail;
     }
+    /* The account's own settings (trueopen settings, the API) decide the honeypot and
+     * whether addresses are kept, unless the configuration sets them explicitly. The
+     * milter applies those of its default account. */
+    store_settings_t as;
+    if (o.account && store_settings_get(r->store, o.account, &as) == 0 && as.exists) {
+        if (!config_is_set(c, "honeypot")) o.honeypot = as.honeypot;
+        if (!config_is_set(c, "keep_recipient_address"))
+            o.keep_recipient_address = as.keep_recipient_address;
+    }
     if (config_str(c, "dns_server")) {
         mx_opts_t mo;
         mx_opts_from_config(c, &mo);

@@ -43,6 +43,7 @@ rewrite() { # account campaign recipient n sent
 }
 rewrite 1 "spring sale" a@icloud.com 1 $((NOW - 30))
 rewrite 1 "spring sale" b@gmail.com 2 $((NOW - 30))
+"$BIN" settings set --db "$DB" --account 2 keep_recipient_address on >/dev/null
 rewrite 2 private c@example.org 3 $((NOW - 30))
 rewrite 1 old d@gmail.com 4 $((NOW - 3 * 86400))
 tok() { grep -o "https://t.example.net/$2/[A-Za-z0-9_-]*" "$T/m$1.eml" | head -1 | sed 's|.*/||'; }
@@ -112,6 +113,10 @@ api "$K2" /api/v1/campaigns/spring%20sale/stats > "$T/x"
 check '[ "$(code)" = 404 ]' "and the other way round"
 api "$K2" /api/v1/campaigns/private/stats > "$T/x"
 check '[ "$(code)" = 200 ] && [ "$(jget sent < "$T/x")" = 1 ]' "account 2 sees its own"
+api "$K2" /api/v1/campaigns/private/messages > "$T/x"
+check 'grep -q "\"recipient\":\"c@example.org\"" "$T/x"' "an account that keeps addresses sees them"
+api "$K1" "/api/v1/campaigns/spring%20sale/messages" > "$T/x"
+check '! grep -q "\"recipient\":" "$T/x" && ! grep -q "a@icloud" "$T/x"' "others keep only a hash"
 
 # --- both views -------------------------------------------------------------------------------
 api "$K1" "/api/v1/campaigns/spring%20sale/stats" > "$T/p.json"
@@ -157,7 +162,7 @@ check '[ "$(code)" = 405 ]' "DELETE: 405"
 stop
 "$BIN" audit --db "$DB" --format jsonl > "$T/audit.jsonl"
 n_api=$(grep -c '"via":"api"' "$T/audit.jsonl" || true)
-check '[ "$n_api" -eq 23 ]' "one audit row per API call ($n_api)"
+check '[ "$n_api" -eq 25 ]' "one audit row per API call ($n_api)"
 check '[ "$(grep "\"via\":\"api\"" "$T/audit.jsonl" | grep -c "\"status\":401")" -eq 4 ]' "refusals audited"
 check 'grep "\"status\":401" "$T/audit.jsonl" | head -1 | grep -q "\"account\":null"' "unknown caller recorded as such"
 check 'grep -q "\"account\":1,\"key_id\":1,\"action\":\"GET\",\"target\":\"/api/v1/campaigns/private/stats\",\"status\":404" "$T/audit.jsonl"' "who, what, answer of a refused peek"

@@ -132,6 +132,12 @@ check '[ $rc -eq 2 ] && grep -q "on or off" "$T/err"' "bad value refused"
 check '[ "$("$BIN" settings get --db "$DB" --account 1 suppress_automated)" = on ]' "and nothing changed"
 check '! "$BIN" settings set --db "$DB" --account 1 colour blue 2>/dev/null' "unknown setting refused"
 check '! "$BIN" settings set --db "$DB" --account 1 retention_days 0 2>/dev/null' "retention_days 0 refused"
+# the account's honeypot setting reaches the rewriter
+check 'grep -q "/h/" "$T/m1.eml"' "honeypot link by default"
+"$BIN" settings set --db "$DB" --account 1 honeypot off >/dev/null
+rewrite 1 later p7@gmail.com 7 "$(date +%s)"
+check '! grep -q "/h/" "$T/m7.eml" && grep -q "/o/" "$T/m7.eml"' "honeypot off: tracked, no honeypot"
+"$BIN" settings set --db "$DB" --account 1 honeypot on >/dev/null
 
 # --- a later human open upgrades a machine-opened message --------------------------------
 check '[ "$(mget 1 opened < "$T/m.jsonl")" = false ]' "message 1: only MPP so far"
