@@ -99,13 +99,13 @@ int main(void)
            total[1], caught);
     CHECK(total[0] > 10000 && total[1] > 5000);
     /* The issue's targets are <= 0.5% and >= 99%. The false-positive target is met; the
-     * catch rate is asserted at the floor the general patterns reach today (97.5%), so a
+     * catch rate is asserted at the floor the general patterns reach today (98%), so a
      * regression fails here, and the shortfall to 99% is printed on every run: most of
      * the rows still missed are plain browser User-Agents that the source lists label
      * as bots (nothing in the string tells them from a person), and Yahoo's mail proxy,
      * which fetches on open and is a person's open by design. */
     CHECK(fp <= 0.5);
-    CHECK(caught >= 97.5);
+    CHECK(caught >= 98.0);
     if (caught < 99.0) printf("catch-rate target of 99%% NOT met (%.3f%%)\n", caught);
     classify_rules_free(r);
     buf_clear(&data);
