@@ -170,6 +170,27 @@ if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
 else
   echo "skip: privilege drop (not root)" >&2
 fi
+# --- every flag is also a setting: the same server from a config file --------------------
+cat > "$T/serve.conf" <<CONF
+# trueopen serve settings
+listen = 127.0.0.1:0
+db = $T/ev.db
+keys = $T/keys
+http_max_url = 1k
+trusted_proxy = 10.0.0.0/8
+CONF
+"$BIN" serve --config "$T/serve.conf" 2>"$T/conf.log" &
+PID=$!
+for _ in $(seq 1 100); do
+  PORT=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$T/conf.log")
+  [ -n "$PORT" ] && break
+  sleep 0.1
+done
+check '[ -n "$PORT" ]' "serve --config starts"
+MID=$(head -c 1100 /dev/zero | tr '\0' a)
+check '[ "$(code "http://127.0.0.1:$PORT/o/$MID")" = 414 ]' "http_max_url from the config file"
+check '[ "$(code "http://127.0.0.1:$PORT/o/$PIX")" = 200 ]' "config-file server serves"
+check 'stop' "config-file server stops cleanly"
 check '! "$BIN" serve --listen nonsense --db "$T/ev.db" --keys "$T/keys" 2>/dev/null' "bad listen refused"
 check '! "$BIN" serve --listen 127.0.0.1:0 --db "$T/ev.db" --keys "$T/keys" --trusted-proxy 1.2.3.4/99 2>/dev/null' "bad CIDR refused"
 
