@@ -125,7 +125,7 @@ struct conn {
     int tq;
     int64_t deadline;
     conn_t *tprev, *tnext;
-    conn_t *done_next; /* the loop's done list (under done_mu) */
+    conn_t *done_next; /* the loop's done list */
     conn_t *free_next; /* the loop's free or closed list */
     conn_t *all_next;  /* every connection the loop ever allocated */
 };
@@ -135,8 +135,9 @@ struct loop {
     pthread_t thr;
     bool started;
     int epfd, lfd, evfd;
-    pthread_mutex_t done_mu;
-    conn_t *done_head;
+    /* connections whose event is done, pushed by the sink's thread: a lock-free stack
+     * (push with CAS, the loop takes all at once, so no ABA) */
+    _Atomic(conn_t *) done_head;
     struct {
         conn_t *head, *tail;
     } tq[TQ__COUNT];
@@ -386,12 +387,14 @@ static void on_done(void *arg, int status)
     conn_t *c = arg;
     loop_t *lp = c->lp;
     c->done_status = status;
-    pthread_mutex_lock(&lp->done_mu);
-    bool wake = lp->done_head == NULL;
-    c->done_next = lp->done_head;
-    lp->done_head = c;
-    pthread_mutex_unlock(&lp->done_mu);
-    if (wake) {
+    conn_t *old = atomic_load_explicit(&lp->done_head, memory_order_relaxed);
+    do {
+        c->done_next = old;
+    } while (!atomic_compare_exchange_weak_explicit(&lp->done_head, &old, c, memory_order_release,
+                                                    memory_order_relaxed));
+    /* the first on an empty list wakes the loop; the loop empties the list only after
+     * reading the eventfd, so no push is left unseen */
+    if (!old) {
         uint64_t one = 1;
         ssize_t w = write(lp->evfd, &one, sizeof(one));
         (void)w; /* a full counter already wakes the loop */
@@ -403,10 +406,7 @@ static void handle_dones(loop_t *lp)
     uint64_t v;
     ssize_t r = read(lp->evfd, &v, sizeof(v));
     (void)r;
-    pthread_mutex_lock(&lp->done_mu);
-    conn_t *list = lp->done_head;
-    lp->done_head = NULL;
-    pthread_mutex_unlock(&lp->done_mu);
+    conn_t *list = atomic_exchange_explicit(&lp->done_head, NULL, memory_order_acquire);
     /* the list is newest first: reverse for arrival order */
     conn_t *rev = NULL;
     while (list) {
@@ -853,7 +853,7 @@ int http_server_new(const http_opts_t *o, const token_ring_t *ring, util_clock_t
         loop_t *lp = &s->loops[i];
         lp->srv = s;
         lp->epfd = lp->lfd = lp->evfd = -1;
-        pthread_mutex_init(&lp->done_mu, NULL);
+        atomic_init(&lp->done_head, NULL);
     }
     int rc = TO_OK;
     for (int i = 0; i < s->nloops && rc == TO_OK; i++) {
@@ -972,7 +972,6 @@ void http_server_free(http_server_t *s)
         if (lp->lfd >= 0) close(lp->lfd);
         if (lp->epfd >= 0) close(lp->epfd);
         if (lp->evfd >= 0) close(lp->evfd);
-        pthread_mutex_destroy(&lp->done_mu);
         free(lp->hdrs);
         free(lp->scratch);
         buf_clear(&lp->body);
