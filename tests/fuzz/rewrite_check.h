@@ -119,12 +119,11 @@ static bool rwc_text(rw_check_t *c, slice_t a, slice_t b, bool html, bool crlf)
             break;
         }
         {
-            /* a tracking URL that was already in the input, at the same place */
+            /* a tracking URL that was already in the input, at the same place: step
+             * over its prefix only; what follows is compared as text */
             size_t te = k + tl + 3;
-            while (te < b.len && rwc_tokchar(b.p[te])) te++;
-            size_t from = around ? seg_end : seg_end;
-            size_t span = te - from;
-            if (!around && i + span <= a.len && memcmp(a.p + i, b.p + from, span) == 0) {
+            size_t span = te - seg_end;
+            if (!around && i + span <= a.len && memcmp(a.p + i, b.p + seg_end, span) == 0) {
                 i += span;
                 j = te;
                 continue;
