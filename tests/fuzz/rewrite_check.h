@@ -119,13 +119,15 @@ static bool rwc_text(rw_check_t *c, slice_t a, slice_t b, bool html, bool crlf)
             break;
         }
         {
-            /* a tracking URL that was already in the input, at the same place: step
-             * over its prefix only; what follows is compared as text */
-            size_t te = k + tl + 3;
+            /* a tracking URL that was already in the input, at the same place: its
+             * token too is the input's (else it is ours); step over the prefix only and
+             * compare what follows as text */
+            size_t pe = k + tl + 3, te = pe;
+            while (te < b.len && rwc_tokchar(b.p[te])) te++;
             size_t span = te - seg_end;
             if (!around && i + span <= a.len && memcmp(a.p + i, b.p + seg_end, span) == 0) {
-                i += span;
-                j = te;
+                i += pe - seg_end;
+                j = pe;
                 continue;
             }
             if (kind == 'x') {
