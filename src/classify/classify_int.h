@@ -74,6 +74,11 @@ int classify__parse_ranges(const char *format, const char *data, size_t len, uin
                            classify__ranges_t *r4, classify__ranges_t *r6, size_t *count,
                            const char *where, char *err, size_t errlen);
 
+/* Parses a vendor feed (spec KIND[:ARG][/v4|/v6], see update.c) and appends its checked
+ * ranges to out as CIDR lines; TO_EPARSE with err filled when anything is wrong. */
+int classify__parse_feed(const char *spec, const char *data, size_t len, buf_t *out, size_t *count,
+                         const char *where, char *err, size_t errlen);
+
 typedef struct {
     classify__u128 *start; /* sorted; start[0] == 0 */
     uint32_t *mask;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <jansson.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -75,8 +76,145 @@ static int fetch(const char *url, buf_t *out, char *err, size_t errlen)
 }
 
 typedef struct {
-    char file[256], set[256], fmt[64], url[1024];
+    char file[256], set[256], fmt[64], url[1024], feed[128];
 } feed_t;
+
+/* ---- vendor feed formats ---------------------------------------------------------------
+ *
+ * A rules.conf range line may name the vendor feed's format after the URL when the file
+ * on disk is derived from it (one CIDR per line): FEED is KIND[:ARG][/v4|/v6], KIND one
+ * of cidr (lines or CSV rows, first column), google_json, aws_json, m365_json (the
+ * Microsoft 365 endpoints list: the "ips" of the Exchange service area) and
+ * azure_tags_json:TAG (Azure service tags: the addressPrefixes of TAG); /v4 or /v6
+ * keeps one family. The feed is parsed, checked and written out as CIDR lines. */
+
+typedef struct {
+    buf_t *out;
+    int family; /* 0 both, 4, 6 */
+    size_t count;
+    const char *where;
+    char *err;
+    size_t errlen;
+} emit_t;
+
+static int emit(emit_t *e, slice_t text)
+{
+    bool v6;
+    classify__u128 lo, hi;
+    unsigned plen;
+    text = slice_trim(text);
+    if (!classify__cidr_parse(text, &v6, &lo, &hi, &plen)) {
+        snprintf(e->err, e->errlen, "%s: entry %zu: not an address range", e->where, e->count + 1);
+        return TO_EPARSE;
+    }
+    if (v6 ? plen < 16 : plen < 8) {
+        snprintf(e->err, e->errlen, "%s: entry %zu: implausibly wide range /%u", e->where,
+                 e->count + 1, plen);
+        return TO_EPARSE;
+    }
+    if ((e->family == 4 && v6) || (e->family == 6 && !v6)) return 0;
+    buf_append_slice(e->out, text);
+    buf_putc(e->out, '\n');
+    e->count++;
+    return 0;
+}
+
+static int emit_json_str(emit_t *e, json_t *v)
+{
+    if (!json_is_string(v)) {
+        snprintf(e->err, e->errlen, "%s: a prefix is not a string", e->where);
+        return TO_EPARSE;
+    }
+    return emit(e, slice_make(json_string_value(v), json_string_length(v)));
+}
+
+int classify__parse_feed(const char *spec, const char *data, size_t len, buf_t *out, size_t *count,
+                         const char *where, char *err, size_t errlen)
+{
+    char kind[128];
+    snprintf(kind, sizeof(kind), "%s", spec);
+    emit_t e = {out, 0, 0, where, err, errlen};
+    char *slash = strrchr(kind, '/');
+    if (slash && (!strcmp(slash, "/v4") || !strcmp(slash, "/v6"))) {
+        e.family = slash[2] - '0';
+        *slash = 0;
+    }
+    char *arg = strchr(kind, ':');
+    if (arg) *arg++ = 0;
+    int rc = 0;
+    if (!strcmp(kind, "cidr")) {
+        const char *p = data, *end = data + len;
+        while (!rc && p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            slice_t line = slice_trim(slice_make(p, (size_t)((nl ? nl : end) - p)));
+            p = nl ? nl + 1 : end;
+            if (!line.len || line.p[0] == '#') continue;
+            const char *comma = memchr(line.p, ',', line.len);
+            if (comma) line.len = (size_t)(comma - line.p);
+            rc = emit(&e, line);
+        }
+    } else {
+        json_error_t je;
+        json_t *root = json_loadb(data, len, 0, &je);
+        if (!root) {
+            snprintf(err, errlen, "%s: not JSON (line %d: %s)", where, je.line, je.text);
+            return TO_EPARSE;
+        }
+        if (!strcmp(kind, "google_json") || !strcmp(kind, "aws_json")) {
+            static const char *const arrays[] = {"prefixes", "ipv6_prefixes"};
+            static const char *const keys[] = {"ipv4Prefix", "ipv6Prefix", "ip_prefix",
+                                               "ipv6_prefix"};
+            for (size_t a = 0; !rc && a < 2; a++) {
+                size_t i;
+                json_t *it;
+                json_array_foreach(json_object_get(root, arrays[a]), i, it)
+                {
+                    json_t *v = NULL;
+                    for (size_t k = 0; k < 4 && !v; k++) v = json_object_get(it, keys[k]);
+                    if ((rc = emit_json_str(&e, v))) break;
+                }
+            }
+        } else if (!strcmp(kind, "m365_json")) {
+            size_t i, j;
+            json_t *set, *ip;
+            if (!json_is_array(root)) rc = TO_EPARSE;
+            json_array_foreach(root, i, set)
+            {
+                const char *area = json_string_value(json_object_get(set, "serviceArea"));
+                if (!area || strcmp(area, "Exchange")) continue;
+                json_array_foreach(json_object_get(set, "ips"), j, ip)
+                {
+                    if ((rc = emit_json_str(&e, ip))) break;
+                }
+                if (rc) break;
+            }
+        } else if (!strcmp(kind, "azure_tags_json") && arg) {
+            size_t i, j;
+            json_t *tag, *pfx;
+            json_array_foreach(json_object_get(root, "values"), i, tag)
+            {
+                const char *name = json_string_value(json_object_get(tag, "name"));
+                if (!name || strcmp(name, arg)) continue;
+                json_t *props = json_object_get(tag, "properties");
+                json_array_foreach(json_object_get(props, "addressPrefixes"), j, pfx)
+                {
+                    if ((rc = emit_json_str(&e, pfx))) break;
+                }
+                break;
+            }
+        } else {
+            snprintf(err, errlen, "%s: unknown feed format '%s'", where, spec);
+            rc = TO_EINVAL;
+        }
+        json_decref(root);
+    }
+    if (!rc && e.count == 0) {
+        snprintf(err, errlen, "%s: no ranges in the feed (format %s)", where, spec);
+        rc = TO_EPARSE;
+    }
+    *count = e.count;
+    return rc;
+}
 
 /* The files named by rules.conf (every kind), and the range feeds among them. */
 static int read_manifest(const char *dir, buf_t *m, char (**files)[256], size_t *nfiles,
@@ -92,8 +230,8 @@ static int read_manifest(const char *dir, buf_t *m, char (**files)[256], size_t 
     char *copy = xstrdup(buf_cstr(m));
     size_t cf = 0, cd = 0;
     for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        char kw[16], a[256], b[64], c[256], d[1024];
-        int n = sscanf(line, " %15s %255s %63s %255s %1023s", kw, a, b, c, d);
+        char kw[16], a[256], b[64], c[256], d[1024], e[128];
+        int n = sscanf(line, " %15s %255s %63s %255s %1023s %127s", kw, a, b, c, d, e);
         if (n < 1 || kw[0] == '#') continue;
         const char *file = NULL;
         if (!strcmp(kw, "range") && n >= 4) {
@@ -106,7 +244,8 @@ static int read_manifest(const char *dir, buf_t *m, char (**files)[256], size_t 
             snprintf(f->file, sizeof(f->file), "%s", c);
             snprintf(f->set, sizeof(f->set), "%s", a);
             snprintf(f->fmt, sizeof(f->fmt), "%s", b);
-            if (n == 5) snprintf(f->url, sizeof(f->url), "%s", d);
+            if (n >= 5) snprintf(f->url, sizeof(f->url), "%s", d);
+            if (n == 6) snprintf(f->feed, sizeof(f->feed), "%s", e);
             file = c;
         } else if ((!strcmp(kw, "ua") || !strcmp(kw, "operator")) && n >= 2) {
             file = a;
@@ -225,7 +364,28 @@ int classify_rules_update(const char *dir, const char *from, bool force, buf_t *
             goto out;
         }
         size_t n = 0, old = 0;
-        if ((rc = count_ranges(f, data.p, data.len, &n, err, errlen))) goto out;
+        if (f->feed[0]) {
+            /* The vendor's format first; a mirror of the derived file parses as the file. */
+            buf_t conv = BUF_INIT;
+            char ferr[512];
+            buf_printf(&conv, "# %s: derived by trueopen rules update from a feed in format %s\n",
+                       f->file, f->feed);
+            int frc = classify__parse_feed(f->feed, data.p, data.len, &conv, &n, f->file, ferr,
+                                           sizeof(ferr));
+            if (frc == 0) {
+                buf_reset(&data);
+                buf_append(&data, conv.p, conv.len);
+            }
+            buf_clear(&conv);
+            char derr[512];
+            if (frc != 0 && count_ranges(f, data.p, data.len, &n, derr, sizeof(derr)) != 0) {
+                snprintf(err, errlen, "as %s: %s; as %s: %s", f->feed, ferr, f->fmt, derr);
+                rc = TO_EPARSE;
+                goto out;
+            }
+        } else if ((rc = count_ranges(f, data.p, data.len, &n, err, errlen))) {
+            goto out;
+        }
         snprintf(src, sizeof(src), "%s/%s", dir, f->file);
         buf_reset(&cur);
         bool have_old = buf_read_file(&cur, src, FEED_MAX) == 0;

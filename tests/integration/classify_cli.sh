@@ -79,10 +79,46 @@ echo "$before" | jq -e '.verdict=="human"' >/dev/null || fail "before update: $b
 "$TO_BIN" rules update --rules "$tmp/rules" --from "file://$tmp/feeds" > "$tmp/upd.txt" || fail "update: $(cat "$tmp/upd.txt")"
 grep -q 'microsoft-eop-ipv4.txt .* 148 ranges (was 147)' "$tmp/upd.txt" || fail "update report: $(cat "$tmp/upd.txt")"
 grep -q 'aws-ip-ranges.json .*unchanged' "$tmp/upd.txt" || fail "unchanged file not reported"
-grep -q '2 file(s) updated' "$tmp/upd.txt" || fail "update count: $(cat "$tmp/upd.txt")"
+# EOP (new range), Apple v4 (from the CSV) and Apple v6 (now with its provenance line).
+grep -q '3 file(s) updated' "$tmp/upd.txt" || fail "update count: $(cat "$tmp/upd.txt")"
+head -1 "$tmp/rules/apple-relay-ipv4.txt" | grep -q 'derived by trueopen rules update' || fail "no provenance line"
+grep -q ',' "$tmp/rules/apple-relay-ipv4.txt" && fail "CSV columns kept in the derived file"
+# The same feeds again: nothing to do.
+"$TO_BIN" rules update --rules "$tmp/rules" --from "file://$tmp/feeds" > "$tmp/upd2.txt" || fail "second update"
+grep -q '0 file(s) updated' "$tmp/upd2.txt" || fail "update is not idempotent: $(cat "$tmp/upd2.txt")"
 after=$(echo "{\"type\":\"click\",\"ip\":\"203.0.113.5\",\"ua\":\"$CHROME\",\"seconds_since_send\":3600}" | "$TO_BIN" classify --rules "$tmp/rules")
 echo "$after" | jq -e '.verdict=="automated" and .agent=="safe_links"' >/dev/null || fail "after update: $after"
 ls -a "$tmp/rules" | grep -q '^\.update' && fail "staging directory left behind"
+
+# The vendors' own shapes: Azure service tags (EOP), the Microsoft 365 endpoints list
+# (Exchange), Bing's JSON; each is read, filtered to its family and written as CIDR lines.
+cat > "$tmp/feeds/microsoft-eop-ipv4.txt" <<EOT
+{"changeNumber":1,"cloud":"Public","values":[
+ {"name":"AzureCloud","id":"AzureCloud","properties":{"addressPrefixes":["20.0.0.0/11"]}},
+ {"name":"EOPExtPublished","id":"EOPExtPublished","properties":{"addressPrefixes":["40.92.0.0/15","40.107.0.0/16","52.100.0.0/14","104.47.0.0/17","198.18.0.0/24","2a01:111:f400::/48"]}}]}
+EOT
+cat > "$tmp/feeds/microsoft-exchange-ipv4.txt" <<EOT
+[{"id":1,"serviceArea":"Common","ips":["13.107.6.171/32"]},
+ {"id":2,"serviceArea":"Exchange","ips":["40.92.0.0/15","40.107.0.0/16","2603:1006::/40"]},
+ {"id":3,"serviceArea":"Exchange","urls":["outlook.office.com"]},
+ {"id":4,"serviceArea":"Exchange","ips":["52.100.0.0/14","104.47.0.0/17"]}]
+EOT
+cp "$tmp/feeds/microsoft-exchange-ipv4.txt" "$tmp/feeds/microsoft-exchange-ipv6.txt"
+printf '{"creationTime":"2026-01-01","prefixes":[{"ipv4Prefix":"157.55.39.0/24"},{"ipv4Prefix":"207.46.13.0/24"},{"ipv6Prefix":"2620:1ec::/36"}]}' > "$tmp/feeds/bing-bingbot-ipv4.txt"
+"$TO_BIN" rules update --rules "$tmp/rules" --from "file://$tmp/feeds" --force > "$tmp/upd.txt" || fail "vendor-format update: $(cat "$tmp/upd.txt")"
+grep -q 'microsoft-eop-ipv4.txt .* 5 ranges' "$tmp/upd.txt" || fail "Azure tags: $(cat "$tmp/upd.txt")"
+grep -q 'microsoft-exchange-ipv4.txt .* 4 ranges' "$tmp/upd.txt" || fail "M365 v4: $(cat "$tmp/upd.txt")"
+grep -q 'microsoft-exchange-ipv6.txt .* 1 ranges' "$tmp/upd.txt" || fail "M365 v6: $(cat "$tmp/upd.txt")"
+grep -q 'bing-bingbot-ipv4.txt .* 2 ranges' "$tmp/upd.txt" || fail "Bing JSON: $(cat "$tmp/upd.txt")"
+grep -qx '198.18.0.0/24' "$tmp/rules/microsoft-eop-ipv4.txt" || fail "EOP range not written"
+grep -q '2a01' "$tmp/rules/microsoft-eop-ipv4.txt" && fail "v6 range in the v4 file"
+out=$(echo "{\"type\":\"click\",\"ip\":\"198.18.0.9\",\"ua\":\"$CHROME\",\"seconds_since_send\":3600}" | "$TO_BIN" classify --rules "$tmp/rules")
+echo "$out" | jq -e '.agent=="safe_links"' >/dev/null || fail "range from the Azure feed not used: $out"
+# Restore the derived copies for what follows.
+for f in microsoft-eop-ipv4.txt microsoft-exchange-ipv4.txt microsoft-exchange-ipv6.txt bing-bingbot-ipv4.txt; do
+  cp "$TO_SRC/data/rules/$f" "$tmp/feeds/$f"
+done
+"$TO_BIN" rules update --rules "$tmp/rules" --from "file://$tmp/feeds" --force > /dev/null || fail "restore"
 
 # A broken feed changes nothing.
 sum=$(cat "$tmp/rules"/* | md5sum)
