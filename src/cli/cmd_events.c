@@ -103,13 +103,15 @@ static int print_event(void *arg, const store_event_t *e)
         buf_printf(b, "%u", e->rules_version);
         json_key(b, &first, "message_verdict");
         json_cstr(b, e->final_verdict == CLASSIFY_AUTOMATED ? "automated" : "human");
+        json_key(b, &first, "message_agent");
+        json_cstr(b, e->final_agent ? e->final_agent : "");
         buf_puts(b, "}\n");
     } else {
         buf_printf(b, "%-8lld %-27s %-8s %-4s %-8llu %-6u %-39.*s %-9s %-18s %.*s\n",
                    (long long)e->id, ts, route_name(ev->route), ev->head ? "HEAD" : "GET",
                    (unsigned long long)ev->tok.message, ev->tok.link, SLICE_FMT(ev->ip),
                    e->final_verdict == CLASSIFY_AUTOMATED ? "automated" : "human",
-                   e->cls.agent ? e->cls.agent : "", (int)TO_MIN(ev->ua.len, 60),
+                   e->final_agent ? e->final_agent : "", (int)TO_MIN(ev->ua.len, 60),
                    ev->ua.p ? ev->ua.p : "");
     }
     return write_all(1, b->p, b->len) == 0 ? 0 : TO_EIO;

@@ -182,3 +182,20 @@ void store__derive(const classify_msg_opts_t *o, store__msg_ev_t *evs, size_t n,
     finish(out_all);
     finish(out_human);
 }
+
+const char *store__final_agent(const classify_msg_event_t *m, uint8_t provider)
+{
+    if (m->final_verdict != CLASSIFY_AUTOMATED || m->verdict == CLASSIFY_AUTOMATED) return m->agent;
+    switch (provider) {
+    case TOKEN_PROVIDER_PROOFPOINT: return "proofpoint";
+    case TOKEN_PROVIDER_MIMECAST: return "mimecast";
+    case TOKEN_PROVIDER_BARRACUDA: return "barracuda";
+    case TOKEN_PROVIDER_CISCO: return "cisco_ironport";
+    case TOKEN_PROVIDER_MICROSOFT365: return "safe_links";
+    default: break;
+    }
+    if (m->final_reasons & CLASSIFY_BIT(CLASSIFY_R_MSG_NEAR_HONEYPOT)) return "link_follower";
+    if (m->final_reasons & CLASSIFY_BIT(CLASSIFY_R_MSG_GATEWAY_BEFORE_OPEN))
+        return "gateway_scanner";
+    return "link_scanner";
+}

@@ -39,6 +39,7 @@ typedef struct {
     /* message-level outcome (filled by the store when read back) */
     uint8_t final_verdict;
     uint64_t final_reasons;
+    const char *final_agent; /* who the message level says it was */
 } store_event_t;
 
 /* A sent message, as the rewriter records it. */

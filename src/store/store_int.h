@@ -45,6 +45,11 @@ int store__settle_some(store_t *s, size_t max, size_t *out_left);
 void store__derive(const classify_msg_opts_t *o, store__msg_ev_t *evs, size_t n,
                    store_view_status_t *out_all, store_view_status_t *out_human);
 
+/* The agent of an event after message-level evidence: its own, unless the message
+ * level made it automated, then the gateway that fronts the recipient's mailbox (by
+ * provider) or the kind of machine the message rule points at. Static strings. */
+const char *store__final_agent(const classify_msg_event_t *m, uint8_t provider);
+
 /* Interns an agent name so classify_msg_event_t can point at it for the store's life. */
 const char *store__agent_intern(slice_t name);
 

@@ -128,6 +128,7 @@ static int m_insert_events(store_t *s, store_event_t *evs, size_t n)
         x->e.id = (int64_t)m->nevs + 1;
         x->e.final_verdict = x->e.cls.verdict;
         x->e.final_reasons = x->e.cls.reasons;
+        x->e.final_agent = x->e.cls.agent;
         evs[i].id = x->e.id;
         m->evs[m->nevs++] = x;
         uint64_t mid = o->tok.message;
@@ -210,6 +211,7 @@ static void settle_one(mem_t *m, mmsg_t *msg)
         store_event_t *e = &m->evs[evs[i].event_id - 1]->e;
         e->final_verdict = evs[i].m.final_verdict;
         e->final_reasons = evs[i].reasons | evs[i].m.final_reasons;
+        e->final_agent = store__final_agent(&evs[i].m, msg->r.m.provider);
     }
     free(evs);
     msg->dirty = false;

@@ -45,9 +45,9 @@ static const char *const stmt_sql[ST__COUNT] = {
     [ST_DIRTY_LIST] = "SELECT message FROM dirty_messages LIMIT ?1",
     [ST_DIRTY_DEL] = "DELETE FROM dirty_messages WHERE message = ?1",
     [ST_DIRTY_COUNT] = "SELECT count(*) FROM dirty_messages",
-    [ST_MSG_GET] = "SELECT link_count, campaign FROM messages WHERE id = ?1",
+    [ST_MSG_GET] = "SELECT link_count, provider FROM messages WHERE id = ?1",
     [ST_MSG_EVENTS] = "SELECT e.id, e.ts_us, e.route, e.link, e.sent_at, e.verdict, e.datacenter,"
-                      " e.agent, e.reasons, e.campaign, o.final_verdict, o.final_reasons"
+                      " e.agent, e.reasons, e.campaign, o.final_verdict, o.final_reasons, o.agent"
                       " FROM events e LEFT JOIN event_outcomes o ON o.event = e.id"
                       " WHERE e.message = ?1 ORDER BY e.ts_us, e.id",
     [ST_OUTCOME_PUT] =
@@ -290,12 +290,14 @@ static int sq_insert_events(store_t *s, store_event_t *evs, size_t n)
 static int settle_message(sq_t *q, int64_t msg, buf_t *reasons)
 {
     uint32_t link_count = 0;
+    uint8_t provider = 0;
     sqlite3_stmt *g = st(q, ST_MSG_GET);
     sqlite3_bind_int64(g, 1, msg);
     int rc = sqlite3_step(g);
-    if (rc == SQLITE_ROW)
+    if (rc == SQLITE_ROW) {
         link_count = (uint32_t)sqlite3_column_int(g, 0);
-    else if (rc != SQLITE_DONE)
+        provider = (uint8_t)sqlite3_column_int(g, 1);
+    } else if (rc != SQLITE_DONE)
         return sq_fail(q, "message lookup");
     sqlite3_reset(g);
 
@@ -303,6 +305,7 @@ static int settle_message(sq_t *q, int64_t msg, buf_t *reasons)
     store__msg_ev_t *evs = xmalloc(xmul(cap, sizeof(*evs)));
     int *old_verdict = xmalloc(xmul(cap, sizeof(int)));
     uint64_t *old_reasons = xmalloc(xmul(cap, sizeof(uint64_t)));
+    const char **old_agent = xmalloc(xmul(cap, sizeof(char *)));
     int64_t campaign = 0;
     sqlite3_stmt *e = st(q, ST_MSG_EVENTS);
     sqlite3_bind_int64(e, 1, msg);
@@ -312,6 +315,7 @@ static int settle_message(sq_t *q, int64_t msg, buf_t *reasons)
             evs = xrealloc(evs, xmul(cap, sizeof(*evs)));
             old_verdict = xrealloc(old_verdict, xmul(cap, sizeof(int)));
             old_reasons = xrealloc(old_reasons, xmul(cap, sizeof(uint64_t)));
+            old_agent = xrealloc(old_agent, xmul(cap, sizeof(char *)));
         }
         store__msg_ev_t *m = &evs[n];
         memset(m, 0, sizeof(*m));
@@ -329,6 +333,7 @@ static int settle_message(sq_t *q, int64_t msg, buf_t *reasons)
         campaign = sqlite3_column_int64(e, 9);
         old_verdict[n] = sqlite3_column_type(e, 10) == SQLITE_NULL ? -1 : sqlite3_column_int(e, 10);
         old_reasons[n] = classify_reasons_parse(col_slice(e, 11));
+        old_agent[n] = store__agent_intern(col_slice(e, 12));
         n++;
     }
     sqlite3_reset(e);
@@ -336,6 +341,7 @@ static int settle_message(sq_t *q, int64_t msg, buf_t *reasons)
         free(evs);
         free(old_verdict);
         free(old_reasons);
+        free(old_agent);
         return sq_fail(q, "message events");
     }
     classify_msg_opts_t o = q->base.msg_opts;
@@ -346,7 +352,10 @@ static int settle_message(sq_t *q, int64_t msg, buf_t *reasons)
     for (size_t i = 0; i < n && rc == TO_OK; i++) {
         store__msg_ev_t *m = &evs[i];
         uint64_t fr = m->reasons | m->m.final_reasons;
-        if (old_verdict[i] == m->m.final_verdict && old_reasons[i] == fr) continue;
+        const char *agent = store__agent_intern(slice_cstr(store__final_agent(&m->m, provider)));
+        /* Interned names compare by pointer. */
+        if (old_verdict[i] == m->m.final_verdict && old_reasons[i] == fr && old_agent[i] == agent)
+            continue;
         sqlite3_stmt *p = st(q, ST_OUTCOME_PUT);
         char route[2] = {m->m.route, 0};
         sqlite3_bind_int64(p, 1, m->event_id);
@@ -355,7 +364,7 @@ static int settle_message(sq_t *q, int64_t msg, buf_t *reasons)
         sqlite3_bind_text(p, 4, route, 1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(p, 5, m->m.link);
         sqlite3_bind_int64(p, 6, m->m.ts_us);
-        sqlite3_bind_text(p, 7, m->m.agent, -1, SQLITE_STATIC);
+        sqlite3_bind_text(p, 7, agent, -1, SQLITE_STATIC);
         sqlite3_bind_int(p, 8, m->m.final_verdict);
         buf_reset(reasons);
         classify_reasons_text(fr, reasons);
@@ -365,6 +374,7 @@ static int settle_message(sq_t *q, int64_t msg, buf_t *reasons)
     free(evs);
     free(old_verdict);
     free(old_reasons);
+    free(old_agent);
     if (rc) return rc;
     sqlite3_stmt *u = st(q, ST_MSG_STATUS);
     sqlite3_bind_int64(u, 1, msg);
@@ -423,7 +433,7 @@ static int sq_settle(store_t *s, size_t max, size_t *out_done, size_t *out_left)
     " e.sent_at, e.provider, e.url, e.ip, e.ua, e.sec_purpose, e.purpose, e.x_purpose,"            \
     " e.x_moz, e.accept, e.accept_language, e.referer, e.via, e.from_hdr, e.dnt, e.sec_gpc,"       \
     " e.verdict, e.agent, e.via_proxy, e.certainty, e.reasons, e.datacenter,"                      \
-    " e.rules_version, o.final_verdict, o.final_reasons"
+    " e.rules_version, o.final_verdict, o.final_reasons, o.agent"
 
 static void read_event(sqlite3_stmt *s, store_event_t *e)
 {
@@ -465,6 +475,7 @@ static void read_event(sqlite3_stmt *s, store_event_t *e)
     bool settled = sqlite3_column_type(s, 32) != SQLITE_NULL;
     e->final_verdict = settled ? (uint8_t)sqlite3_column_int(s, 32) : e->cls.verdict;
     e->final_reasons = settled ? classify_reasons_parse(col_slice(s, 33)) : e->cls.reasons;
+    e->final_agent = settled ? (const char *)sqlite3_column_text(s, 34) : e->cls.agent;
 }
 
 static int sq_list_events(store_t *s, const store_query_t *qr, store_event_cb cb, void *arg)

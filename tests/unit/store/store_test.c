@@ -63,6 +63,22 @@ static int collect_ev(void *arg, const store_event_t *e)
     return 0;
 }
 
+typedef struct {
+    uint64_t message;
+    int n, automated, proofpoint, burst_reason;
+} burst_t;
+
+static int collect_burst(void *arg, const store_event_t *e)
+{
+    burst_t *c = arg;
+    if (e->ev.tok.message != c->message) return 0;
+    c->n++;
+    c->automated += e->final_verdict == CLASSIFY_AUTOMATED;
+    c->proofpoint += e->final_agent && !strcmp(e->final_agent, "proofpoint");
+    c->burst_reason += (e->final_reasons & CLASSIFY_BIT(CLASSIFY_R_MSG_CLICK_BURST)) != 0;
+    return 0;
+}
+
 static void contract(const char *uri)
 {
     store_t *s;
@@ -126,18 +142,47 @@ static void contract(const char *uri)
         CHECK_INT(r3->human.opens, 0);
         CHECK_INT(r3->human.first_open_us, 7000 * 1000000LL);
     }
+    /* m4, behind Proofpoint: two links clicked within a second by an ordinary
+     * browser User-Agent. The message level makes both automated and names the
+     * gateway. */
+    m.provider = TOKEN_PROVIDER_PROOFPOINT;
+    CHECK_INT(store_message_insert(s, &m), 0);
+    uint64_t m4 = m.id;
+    store_event_t b[2] = {
+        ev(m4, 'c', 1, 1030, CLASSIFY_HUMAN, "chrome"),
+        ev(m4, 'c', 2, 1030, CLASSIFY_HUMAN, "chrome"),
+    };
+    b[1].ev.ts_us += 300000;
+    CHECK_INT(store_insert_events(s, b, 2), 0);
+    CHECK_INT(store_settle(s), 0);
+    burst_t bc = {0};
+    bc.message = m4;
+    store_query_t qb = {0};
+    CHECK_INT(store_list_events(s, &qb, collect_burst, &bc), 0);
+    CHECK_INT(bc.n, 2);
+    CHECK_INT(bc.automated, 2);
+    CHECK_INT(bc.proofpoint, 2);
+    CHECK_INT(bc.burst_reason, 2);
+    msgs_t got4 = {0};
+    CHECK_INT(store_list_messages(s, &q, collect_msg, &got4), 0);
+    if (got4.n == 4) {
+        CHECK(got4.rows[3].all.clicked);
+        CHECK(!got4.rows[3].human.clicked);
+        CHECK(!got4.rows[3].human.opened);
+    }
+
     evs_t ec = {0, 0, 0, 0, true};
     store_query_t all = {0};
     CHECK_INT(store_list_events(s, &all, collect_ev, &ec), 0);
-    CHECK_INT(ec.n, 4);
+    CHECK_INT(ec.n, 6);
     CHECK_INT(ec.opens, 3);
-    CHECK_INT(ec.clicks, 1);
+    CHECK_INT(ec.clicks, 3);
     CHECK(ec.ordered);
     evs_t since = {0, 0, 0, 0, true};
     store_query_t qs = {0};
     qs.since_us = 5000 * 1000000LL;
     CHECK_INT(store_list_events(s, &qs, collect_ev, &since), 0);
-    CHECK_INT(since.n, 2);
+    CHECK_INT(since.n, 2); /* the person's open and click; the burst came before */
     evs_t none = {0, 0, 0, 0, true};
     store_query_t qn = {0};
     qn.campaign = SLICE_LIT("no-such-campaign");
