@@ -417,6 +417,34 @@ static bool line_fits(part_plan_t *pp, linecap_t *lc, size_t off, size_t len, si
     return true;
 }
 
+/* Is input offset x inside a replaced range (where its line break vanishes)? */
+static bool replaced(const part_plan_t *pp, size_t x)
+{
+    for (size_t k = 0; k < pp->ned; k++)
+        if (pp->ed[k].len && x >= pp->ed[k].off && x < pp->ed[k].off + pp->ed[k].len) return true;
+    return false;
+}
+
+/* The longest the output line holding input offset at can get, from every edit planned
+ * so far (the block goes in before </body>, possibly before links planned after it, and a
+ * replaced value with line breaks joins lines). */
+static size_t out_line_len(const plan_t *pl, const part_plan_t *pp, size_t at)
+{
+    slice_t t = pp->text;
+    size_t tl = strlen(pl->rw->o.tracking_url);
+    size_t start = at;
+    while (start > 0 && (t.p[start - 1] != '\n' || replaced(pp, start - 1))) start--;
+    size_t end = at;
+    while (end < t.len && (t.p[end] != '\n' || replaced(pp, end))) end++;
+    int64_t n = (int64_t)(end - start);
+    for (size_t k = 0; k < pp->ned; k++) {
+        const edit_t *e = &pp->ed[k];
+        if (e->kind != ED_CLICK || e->off < start || e->off >= end) continue;
+        n += (int64_t)(tl + 3 + token_len_max(e->url_len)) - (int64_t)e->len;
+    }
+    return n > 0 ? (size_t)n : 0;
+}
+
 /* Considers one candidate link (raw attribute value or URL text) for wrapping. */
 static void consider(plan_t *pl, part_plan_t *pp, linecap_t *lc, slice_t url, size_t off,
                      size_t len)
@@ -550,10 +578,8 @@ static void plan_html(plan_t *pl, part_plan_t *pp)
         }
         edit_t e = {.kind = ED_BLOCK, .off = at, .pixel = want_pixel, .honeypot = want_honeypot};
         size_t blen = (strlen(rw->o.tracking_url) + 3 + token_len_max(0)) * 2 + 400;
-        if (pp->line_limit) {
-            linecap_t bl = lc;
-            if (!line_fits(pp, &bl, at, 0, blen)) e.eol_around = true;
-        }
+        if (pp->line_limit && out_line_len(pl, pp, at) + blen > REWRITE_LINE_MAX)
+            e.eol_around = true;
         add_edit(pp, &e);
     }
     buf_clear(&url);

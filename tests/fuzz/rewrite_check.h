@@ -236,6 +236,8 @@ static bool rwc_text(rw_check_t *c, slice_t a, slice_t b, bool html, bool crlf)
         }
         if (around) {
             if (j + el > b.len || memcmp(b.p + j, eol, el)) {
+                if (getenv("RWC_DEBUG"))
+                    fprintf(stderr, "unbalanced at %zu of %zu, el %zu\n", j, b.len, el);
                 ok = rwc_fail(c, "block line break unbalanced");
                 break;
             }
