@@ -3,8 +3,9 @@
  *
  * Decoders are strict ("decodes cleanly" or the part is left alone) except where the RFC
  * tells decoders to be lenient: trailing whitespace on QP lines is transport padding and
- * is dropped; lowercase hex is accepted. Encoders keep lines at 76 octets and use the
- * part's own line ending; decode(encode(x)) == x for every x.
+ * is dropped; lowercase hex is accepted. Encoders keep lines at 76 octets; QP keeps each
+ * line break as it was (CRLF or LF) and soft-breaks in the part's own form; base64 uses the
+ * part's line ending; decode(encode(x)) == x for every x.
  */
 #include "rewrite/rewrite_int.h"
 
@@ -136,18 +137,22 @@ void rewrite__qp_encode(slice_t in, bool crlf, buf_t *out)
                 continue;
             }
         }
-        bool hard = crlf ? (c == '\r' && i + 1 < n && p[i + 1] == '\n') : c == '\n';
+        /* Line breaks stay as they were (CRLF or a bare LF; the decoder gives back exactly
+         * what it read); crlf only chooses the soft breaks' form. */
+        bool hard = c == '\n' || (c == '\r' && i + 1 < n && p[i + 1] == '\n');
         if (hard) {
-            if (crlf) *w++ = '\r';
+            if (c == '\r') {
+                *w++ = '\r';
+                i++;
+            }
             *w++ = '\n';
-            if (crlf) i++;
             col = 0;
             continue;
         }
         /* Whitespace is literal unless it would end a line (before a hard break or the
          * end of the text), where transport may strip it. */
-        bool ends_line = i + 1 == n || (crlf ? (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n')
-                                             : p[i + 1] == '\n');
+        bool ends_line =
+            i + 1 == n || p[i + 1] == '\n' || (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n');
         bool literal = qp_class[c] == 1 || (qp_class[c] == 2 && !ends_line);
         size_t elen = literal ? 1 : 3;
         /* 76 octets per line including the soft break's '='; the last unit of a line
