@@ -208,11 +208,17 @@ static bool rwc_text(rw_check_t *c, slice_t a, slice_t b, bool html, bool crlf)
             size_t pl = strlen(rwc_px_pre);
             if (j + pl + tl + 3 <= b.len && memcmp(b.p + j, rwc_px_pre, pl) == 0 &&
                 memcmp(b.p + j + pl, c->tracking_url, tl) == 0 && b.p[j + pl + tl + 1] == 'o') {
-                j += pl + tl + 3;
-                kind = 'o';
-                if (!rwc_token(c, b, &j, &f, &url)) {
-                    ok = false;
-                    break;
+                /* ours only if its token opens (else it is the input's own markup) */
+                size_t pj = j + pl + tl + 3, te = pj;
+                while (te < b.len && rwc_tokchar(b.p[te])) te++;
+                token_fields_t pf;
+                if (token_open(c->ring, slice_make(b.p + pj, te - pj), &pf, &url) == 0) {
+                    j = pj;
+                    kind = 'o';
+                    if (!rwc_token(c, b, &j, &f, &url)) {
+                        ok = false;
+                        break;
+                    }
                 }
             }
         }
