@@ -140,17 +140,18 @@ int cmd_serve(int argc, char **argv)
         log_info("serve: API listening on %.*s:%d", (int)(strrchr(ao.listen, ':') - ao.listen),
                  ao.listen, report_api_port(api));
     }
+    /* The writer opens the store's spool before the drop: its directory stays
+     * usable through a descriptor even where the server's user cannot reach it. */
+    bool sqlite = store_sqlite_handle(st) != NULL; /* asked now: the writer owns st below */
     const char *user = config_str(c, "user");
+    struct passwd *pw = user && geteuid() == 0 ? getpwnam(user) : NULL;
+    if (store_writer_start2(st, &wo, &w, err, sizeof(err)) != 0) goto fail;
+    if (pw && store_prepare_owner(st, pw->pw_uid, pw->pw_gid, err, sizeof(err)) != 0) goto fail;
     if (user && geteuid() == 0) {
         if (drop_privileges(user, err, sizeof(err)) != 0) goto fail;
         log_info("serve: running as %s", user);
     } else if (user) {
         log_warn("serve: not started as root; user setting ignored");
-    }
-    bool sqlite = store_sqlite_handle(st) != NULL; /* asked now: the writer owns st below */
-    if (store_writer_start(st, &wo, &w) != 0) {
-        snprintf(err, sizeof(err), "cannot start the store writer");
-        goto fail;
     }
     if (sqlite && report_retainer_start(config_str(c, "db"), config_int(c, "retention_interval"),
                                         &mo, &ret, err, sizeof(err)) != 0)

@@ -109,5 +109,9 @@ const char *const store__migrations[] = {
     "  hum_clicked, all_clicked, hum_opens, all_opens, hum_clicks, all_clicks);"
     "CREATE INDEX report_outcomes ON event_outcomes(campaign, message, route, final_verdict,"
     "  agent, link, ts_us);",
+    /* 3: the spool's ingest position (spool.c): one row, updated in the transaction
+     * that stores the events read up to it. */
+    "CREATE TABLE spool_state(id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL,"
+    " off INTEGER NOT NULL);",
     NULL,
 };

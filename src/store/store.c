@@ -48,15 +48,29 @@ int store_insert_events(store_t *s, store_event_t *evs, size_t n)
 
 int store_list_events(store_t *s, const store_query_t *q, store_event_cb cb, void *arg)
 {
+    const char *dir = store__spool_dir(s);
+    if (dir) store__spool_catch_up(s, dir, 10000);
     return s->ops->list_events(s, q, cb, arg);
 }
 
 int store_list_messages(store_t *s, const store_query_t *q, store_message_cb cb, void *arg)
 {
+    const char *dir = store__spool_dir(s);
+    if (dir) store__spool_catch_up(s, dir, 10000);
     return s->ops->list_messages(s, q, cb, arg);
 }
 
 int store_settle(store_t *s)
+{
+    const char *dir = store__spool_dir(s);
+    if (dir) {
+        int rc = store__spool_catch_up(s, dir, 10000);
+        if (rc) return rc;
+    }
+    return store__settle_all(s);
+}
+
+int store__settle_all(store_t *s)
 {
     size_t done, left;
     do {

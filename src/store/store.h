@@ -119,6 +119,12 @@ void store_set_msg_opts(store_t *s, const classify_msg_opts_t *o);
  * are stored as classified by the caller). Not owned. */
 void store_set_rules(store_t *s, const classify_rules_t *rules);
 
+/* Before a server started as root drops to another user (after the writer has
+ * started): gives the store's files (the database, its WAL and shared-memory files,
+ * the spool directory and its segments) to uid/gid so the server goes on writing and
+ * ingesting them. No-op for the memory backend. */
+int store_prepare_owner(store_t *s, unsigned uid, unsigned gid, char *err, size_t errlen);
+
 /* The backend's underlying handle for report queries (sqlite3 * for SQLite, NULL
  * otherwise), and its kind ("sqlite", "memory"). */
 void *store_sqlite_handle(store_t *s);
@@ -213,6 +219,10 @@ typedef struct {
     int64_t settle_interval_ms; /* least time between idle status passes */
     int64_t settle_quiet_ms;    /* with a backlog, settle again after this long without a
                                    batch (0: at once) */
+    bool no_spool;              /* SQLite: commit into SQLite itself, not into the spool */
+    bool sync;                  /* fdatasync each spool write (store_synchronous=full) */
+    size_t spool_segment_bytes; /* start a new spool segment past this size (0: 64 MiB) */
+    int ingest_nice;            /* scheduling niceness of the ingester thread (0..19) */
 } store_writer_opts_t;
 
 extern const cfg_def_t store_cfg[];
@@ -220,7 +230,15 @@ extern const cfg_def_t store_cfg[];
 int store_apply_config(store_t *s, const config_t *c, char *err, size_t errlen);
 void store_writer_opts_from_config(const config_t *c, store_writer_opts_t *o);
 
-/* Starts the writer thread on s (which it then owns until store_writer_stop). */
+/*
+ * Starts the writer on s (which it then owns until store_writer_stop). With SQLite the
+ * writer commits each batch to the store's spool (<db>.spool/, one append per batch;
+ * see spool.c) and an ingester thread at lower priority moves spooled events into
+ * SQLite, classifying them and settling message status; readers catch up first
+ * (store_settle, store_list_*). err names the problem (another server on the store).
+ */
+int store_writer_start2(store_t *s, const store_writer_opts_t *o, store_writer_t **out, char *err,
+                        size_t errlen);
 int store_writer_start(store_t *s, const store_writer_opts_t *o, store_writer_t **out);
 /* Commits everything queued, stops the thread, returns the store to the caller. */
 void store_writer_stop(store_writer_t *w);

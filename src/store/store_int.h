@@ -38,6 +38,8 @@ typedef struct {
     uint64_t reasons; /* per-event reasons */
 } store__msg_ev_t;
 
+/* Settles every dirty message (no spool catch-up: for the store's own threads). */
+int store__settle_all(store_t *s);
 /* Settles up to max dirty messages; *out_left gets how many remain. */
 int store__settle_some(store_t *s, size_t max, size_t *out_left);
 
@@ -49,6 +51,36 @@ void store__derive(const classify_msg_opts_t *o, store__msg_ev_t *evs, size_t n,
  * level made it automated, then the gateway that fronts the recipient's mailbox (by
  * provider) or the kind of machine the message rule points at. Static strings. */
 const char *store__final_agent(const classify_msg_event_t *m, uint8_t provider);
+
+/* ---- spool (spool.c) ---- */
+typedef struct store__spool store__spool_t;
+/* The encoded record of an event, appended to b. */
+void store__spool_encode(buf_t *b, const http_event_t *ev);
+/* Decodes the record at p (n bytes available) into ev, pointing into p. Returns the
+ * record's size, 0 when incomplete or (with *out_bad) damaged. */
+size_t store__spool_decode(const uint8_t *p, size_t n, http_event_t *ev, bool *out_bad);
+/* Takes the store's spool lock (TO_AGAIN when another process holds it). */
+int store__spool_lock(const char *dir, bool wait, int *out_fd);
+/* Opens the spool for writing: locks it and starts a new segment numbered past every
+ * existing one and at least min_seq (the store's ingest position). */
+int store__spool_open(const char *dir, size_t seg_max, uint64_t min_seq, store__spool_t **out,
+                      char *err, size_t errlen);
+int store__spool_append(store__spool_t *sp, const void *p, size_t n, bool sync);
+uint64_t store__spool_live_seq(const store__spool_t *sp);
+void store__spool_close(store__spool_t *sp);
+/* Moves up to max spooled events into the store; live_seq is the segment a writer
+ * is appending to (0: none). *out_more when there is more to do at once. */
+int store__spool_ingest(store_t *s, int dirfd, uint64_t live_seq, size_t max, size_t *out_n,
+                        bool *out_more);
+/* The spool directory's descriptor (segments are opened relative to it). */
+int store__spool_dirfd(const store__spool_t *sp);
+/* Before reading: ingests what a stopped server left, or waits (up to wait_ms) for a
+ * running one to pass the spool's current end. */
+int store__spool_catch_up(store_t *s, const char *dir, int64_t wait_ms);
+/* SQLite only (TO_EUNSUPPORTED otherwise). */
+int store__insert_events_at(store_t *s, store_event_t *evs, size_t n, uint64_t seq, uint64_t off);
+int store__spool_pos(store_t *s, uint64_t *seq, uint64_t *off);
+const char *store__spool_dir(store_t *s); /* NULL for the memory backend */
 
 /* Interns an agent name so classify_msg_event_t can point at it for the store's life. */
 const char *store__agent_intern(slice_t name);

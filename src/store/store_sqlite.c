@@ -4,7 +4,11 @@
  */
 #include "store/store_int.h"
 
+#include <dirent.h>
+#include <sys/stat.h>
+#include <errno.h>
 #include <sqlite3.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +27,8 @@ enum {
     ST_MSG_EVENTS,
     ST_OUTCOME_PUT,
     ST_MSG_STATUS,
+    ST_SPOOL_GET,
+    ST_SPOOL_SET,
     ST__COUNT
 };
 
@@ -54,6 +60,8 @@ static const char *const stmt_sql[ST__COUNT] = {
         "INSERT OR REPLACE INTO event_outcomes(event, campaign, message, route, link,"
         " ts_us, agent, final_verdict, final_reasons)"
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    [ST_SPOOL_GET] = "SELECT seq, off FROM spool_state WHERE id = 1",
+    [ST_SPOOL_SET] = "INSERT OR REPLACE INTO spool_state(id, seq, off) VALUES(1, ?1, ?2)",
     [ST_MSG_STATUS] =
         "UPDATE messages SET all_opened = ?2, all_clicked = ?3, all_first_open_us = ?4,"
         " all_first_click_us = ?5, all_opens = ?6, all_clicks = ?7, hum_opened = ?8,"
@@ -65,6 +73,7 @@ typedef struct {
     store_t base;
     sqlite3 *db;
     sqlite3_stmt *st[ST__COUNT];
+    char spool_dir[4096]; /* <db>.spool */
 } sq_t;
 
 static int sq_fail(sq_t *q, const char *what)
@@ -252,9 +261,10 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static int sq_insert_events(store_t *s, store_event_t *evs, size_t n)
+/* Inserts the batch; with pos, records in the same transaction how far the spool
+ * has been ingested (pos[0] segment, pos[1] offset). */
+static int insert_batch(sq_t *q, store_event_t *evs, size_t n, const uint64_t *pos)
 {
-    sq_t *q = (sq_t *)s;
     if (exec(q, "BEGIN IMMEDIATE")) return TO_ESTORE;
     buf_t reasons = BUF_INIT;
     uint64_t *msgs = xmalloc(xmul(n, sizeof(*msgs)));
@@ -280,9 +290,20 @@ static int sq_insert_events(store_t *s, store_event_t *evs, size_t n)
         if (sqlite3_step(d) != SQLITE_DONE) rc = sq_fail(q, "dirty insert");
     }
     free(msgs);
+    if (rc == TO_OK && pos) {
+        sqlite3_stmt *u = st(q, ST_SPOOL_SET);
+        sqlite3_bind_int64(u, 1, (sqlite3_int64)pos[0]);
+        sqlite3_bind_int64(u, 2, (sqlite3_int64)pos[1]);
+        if (sqlite3_step(u) != SQLITE_DONE) rc = sq_fail(q, "spool position");
+    }
     if (rc == TO_OK && exec(q, "COMMIT") == TO_OK) return TO_OK;
     exec(q, "ROLLBACK");
     return TO_ESTORE;
+}
+
+static int sq_insert_events(store_t *s, store_event_t *evs, size_t n)
+{
+    return insert_batch((sq_t *)s, evs, n, NULL);
 }
 
 /* ---- settling message status ------------------------------------------------------ */
@@ -658,6 +679,68 @@ static void *sq_handle(store_t *s)
     return ((sq_t *)s)->db;
 }
 
+static const store__ops_t sq_ops;
+
+int store__insert_events_at(store_t *s, store_event_t *evs, size_t n, uint64_t seq, uint64_t off)
+{
+    if (s->ops != &sq_ops) return TO_EUNSUPPORTED;
+    uint64_t pos[2] = {seq, off};
+    return insert_batch((sq_t *)s, evs, n, pos);
+}
+
+int store__spool_pos(store_t *s, uint64_t *seq, uint64_t *off)
+{
+    if (s->ops != &sq_ops) return TO_EUNSUPPORTED;
+    sq_t *q = (sq_t *)s;
+    sqlite3_stmt *g = st(q, ST_SPOOL_GET);
+    int rc = sqlite3_step(g);
+    *seq = *off = 0;
+    if (rc == SQLITE_ROW) {
+        *seq = (uint64_t)sqlite3_column_int64(g, 0);
+        *off = (uint64_t)sqlite3_column_int64(g, 1);
+    }
+    sqlite3_reset(g);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? TO_OK : sq_fail(q, "spool position");
+}
+
+const char *store__spool_dir(store_t *s)
+{
+    return s->ops == &sq_ops ? ((sq_t *)s)->spool_dir : NULL;
+}
+
+int store_prepare_owner(store_t *s, unsigned uid, unsigned gid, char *err, size_t errlen)
+{
+    if (s->ops != &sq_ops) return TO_OK;
+    sq_t *q = (sq_t *)s;
+    if (mkdir(q->spool_dir, 0700) != 0 && errno != EEXIST) {
+        snprintf(err, errlen, "%s: cannot create the spool: %s", q->spool_dir, strerror(errno));
+        return TO_EIO;
+    }
+    const char *db = sqlite3_db_filename(q->db, "main");
+    char p[sizeof(q->spool_dir) + 300];
+    const char *const suffixes[] = {"", "-wal", "-shm"};
+    for (size_t i = 0; db && i < TO_ARRAY_LEN(suffixes); i++) {
+        snprintf(p, sizeof(p), "%s%s", db, suffixes[i]);
+        if (chown(p, (uid_t)uid, (gid_t)gid) != 0 && errno != ENOENT) {
+            snprintf(err, errlen, "%s: cannot give it to the server's user: %s", p,
+                     strerror(errno));
+            return TO_EPERM;
+        }
+    }
+    DIR *d = opendir(q->spool_dir);
+    struct dirent *e;
+    int rc = TO_OK;
+    if (chown(q->spool_dir, (uid_t)uid, (gid_t)gid) != 0) rc = TO_EPERM;
+    while (rc == TO_OK && d && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        snprintf(p, sizeof(p), "%s/%s", q->spool_dir, e->d_name);
+        if (chown(p, (uid_t)uid, (gid_t)gid) != 0) rc = TO_EPERM;
+    }
+    if (d) closedir(d);
+    if (rc) snprintf(err, errlen, "%s: cannot give the spool to the server's user", q->spool_dir);
+    return rc;
+}
+
 static const store__ops_t sq_ops = {
     .kind = "sqlite",
     .close = sq_close,
@@ -675,6 +758,12 @@ int store__sqlite_open(const char *path, store_t **out, char *err, size_t errlen
 {
     sq_t *q = xcalloc(1, sizeof(*q));
     q->base.ops = &sq_ops;
+    if (snprintf(q->spool_dir, sizeof(q->spool_dir), "%s.spool", path) >=
+        (int)sizeof(q->spool_dir)) {
+        snprintf(err, errlen, "database path too long");
+        free(q);
+        return TO_EINVAL;
+    }
     if (sqlite3_open_v2(path, &q->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
