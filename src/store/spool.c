@@ -72,20 +72,20 @@ static void put_str(buf_t *b, slice_t s, size_t max)
     buf_append(b, s.p, n);
 }
 
-#define SPOOL_STRINGS(X, ev)                                                               \
-    X(ev->tok.url, TOKEN_URL_MAX)                                                          \
-    X(ev->ip, 64)                                                                          \
-    X(ev->ua, HTTP_UA_MAX)                                                                 \
-    X(ev->sec_purpose, HTTP_HEADER_MAX)                                                    \
-    X(ev->purpose, HTTP_HEADER_MAX)                                                        \
-    X(ev->x_purpose, HTTP_HEADER_MAX)                                                      \
-    X(ev->x_moz, HTTP_HEADER_MAX)                                                          \
-    X(ev->accept, HTTP_HEADER_MAX)                                                         \
-    X(ev->accept_language, HTTP_HEADER_MAX)                                                \
-    X(ev->referer, HTTP_HEADER_MAX)                                                        \
-    X(ev->via, HTTP_HEADER_MAX)                                                            \
-    X(ev->from, HTTP_HEADER_MAX)                                                           \
-    X(ev->dnt, HTTP_HEADER_MAX)                                                            \
+#define SPOOL_STRINGS(X, ev)                                                                       \
+    X(ev->tok.url, TOKEN_URL_MAX)                                                                  \
+    X(ev->ip, 64)                                                                                  \
+    X(ev->ua, HTTP_UA_MAX)                                                                         \
+    X(ev->sec_purpose, HTTP_HEADER_MAX)                                                            \
+    X(ev->purpose, HTTP_HEADER_MAX)                                                                \
+    X(ev->x_purpose, HTTP_HEADER_MAX)                                                              \
+    X(ev->x_moz, HTTP_HEADER_MAX)                                                                  \
+    X(ev->accept, HTTP_HEADER_MAX)                                                                 \
+    X(ev->accept_language, HTTP_HEADER_MAX)                                                        \
+    X(ev->referer, HTTP_HEADER_MAX)                                                                \
+    X(ev->via, HTTP_HEADER_MAX)                                                                    \
+    X(ev->from, HTTP_HEADER_MAX)                                                                   \
+    X(ev->dnt, HTTP_HEADER_MAX)                                                                    \
     X(ev->sec_gpc, HTTP_HEADER_MAX)
 
 void store__spool_encode(buf_t *b, const http_event_t *ev)
@@ -174,10 +174,10 @@ size_t store__spool_decode(const uint8_t *p, size_t n, http_event_t *ev, bool *o
 {
     *out_bad = false;
     if (n < REC_HDR) return 0;
-    uint32_t len = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                   (uint32_t)p[3] << 24;
-    uint32_t sum = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 |
-                   (uint32_t)p[7] << 24;
+    uint32_t len =
+        (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+    uint32_t sum =
+        (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
     if (len > REC_MAX) {
         *out_bad = true;
         return 0;

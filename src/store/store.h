@@ -223,6 +223,7 @@ typedef struct {
     bool sync;                  /* fdatasync each spool write (store_synchronous=full) */
     size_t spool_segment_bytes; /* start a new spool segment past this size (0: 64 MiB) */
     int ingest_nice;            /* scheduling niceness of the ingester thread (0..19) */
+    bool ingest_idle;           /* and SCHED_IDLE */
 } store_writer_opts_t;
 
 extern const cfg_def_t store_cfg[];

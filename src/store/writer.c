@@ -14,6 +14,7 @@
 #include "store/store_int.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,9 @@ const cfg_def_t store_cfg[] = {
      "start a new spool segment past this size (ingested segments are deleted)"},
     {"ingest_nice", CFG_INT, "10", 0, 19, 0,
      "niceness of the thread that ingests the spool into SQLite (answers come first)"},
+    {"ingest_idle", CFG_BOOL, "on", 0, 0, 0,
+     "run the ingester under SCHED_IDLE: it takes only CPU time nothing else wants, so a "
+     "burst of traffic is answered at full speed and ingested right after"},
     {"settle_interval", CFG_MS, "500ms", 0, 3600000, 0,
      "least time between two passes that recompute message status while idle"},
     {"settle_quiet", CFG_MS, "10ms", 0, 60000, 0,
@@ -65,6 +69,7 @@ void store_writer_opts_from_config(const config_t *c, store_writer_opts_t *o)
     o->sync = sync && !strcmp(sync, "full");
     o->spool_segment_bytes = (size_t)config_int(c, "spool_segment");
     o->ingest_nice = (int)config_int(c, "ingest_nice");
+    o->ingest_idle = config_bool(c, "ingest_idle");
 }
 
 typedef struct {
@@ -357,6 +362,11 @@ static void *ingester_main(void *arg)
     store_writer_t *w = arg;
     /* Answers come first: the ingester yields the CPU to the loops and the writer. */
     setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), w->o.ingest_nice);
+    if (w->o.ingest_idle) {
+        struct sched_param sp = {0};
+        if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0)
+            log_warn("store: the ingester cannot run under SCHED_IDLE; it runs niced");
+    }
     bool backlog = false;
     for (;;) {
         pthread_mutex_lock(&w->ilock);
