@@ -47,8 +47,9 @@ typedef struct {
         dnt, sec_gpc;
 } http_event_t;
 
-/* Called once per accepted event, from another thread, when its batch is committed
- * (status 0) or failed (a negative TO_E* code; the response is sent anyway). */
+/* Called once per accepted event, when its batch is committed (status 0) or failed (a
+ * negative TO_E* code; the response is sent anyway): from the sink's thread, or from
+ * the loop's own thread inside flush(). */
 typedef void (*http_done_fn)(void *arg, int status);
 
 typedef struct http_sink {
@@ -57,6 +58,14 @@ typedef struct http_sink {
     int (*submit)(struct http_sink *s, const http_event_t *ev, http_done_fn done, void *arg);
     /* Appends the sink's own Prometheus series (queue depth, commits, ...) to out. */
     void (*metrics)(struct http_sink *s, buf_t *out);
+    /* Optional, for a sink that commits on the submitting thread. attach() is called
+     * once by each event loop thread before its first submit; from then on that
+     * thread's events wait in a batch of its own until the thread calls flush(),
+     * which commits them and calls their done callbacks on the calling thread before
+     * it returns the number of events it committed. A loop flushes after each round
+     * of ready connections: one commit per round, no hand-off to another thread. */
+    void (*attach)(struct http_sink *s);
+    size_t (*flush)(struct http_sink *s);
 } http_sink_t;
 
 /* ---- server ----------------------------------------------------------------------- */

@@ -381,7 +381,12 @@ static void send_tracking(conn_t *c)
     conn_send(c, &r, (http__route_id_t)c->pend_route);
 }
 
-/* Called by the sink, from its own thread, once the event is committed (or failed). */
+/* The loop running on this thread (NULL elsewhere): a done from inside the sink's
+ * flush() on the loop's own thread needs no wake-up. */
+static _Thread_local loop_t *tl_loop;
+
+/* Called by the sink once the event is committed (or failed): from the sink's own
+ * thread, or from this loop's thread inside flush(). */
 static void on_done(void *arg, int status)
 {
     conn_t *c = arg;
@@ -393,19 +398,27 @@ static void on_done(void *arg, int status)
     } while (!atomic_compare_exchange_weak_explicit(&lp->done_head, &old, c, memory_order_release,
                                                     memory_order_relaxed));
     /* the first on an empty list wakes the loop; the loop empties the list only after
-     * reading the eventfd, so no push is left unseen */
-    if (!old) {
+     * reading the eventfd, so no push is left unseen (the loop's own flush needs no
+     * wake-up: it takes the list itself right after) */
+    if (!old && tl_loop != lp) {
         uint64_t one = 1;
         ssize_t w = write(lp->evfd, &one, sizeof(one));
         (void)w; /* a full counter already wakes the loop */
     }
 }
 
+static void take_dones(loop_t *lp);
+
 static void handle_dones(loop_t *lp)
 {
     uint64_t v;
     ssize_t r = read(lp->evfd, &v, sizeof(v));
     (void)r;
+    take_dones(lp);
+}
+
+static void take_dones(loop_t *lp)
+{
     conn_t *list = atomic_exchange_explicit(&lp->done_head, NULL, memory_order_acquire);
     /* the list is newest first: reverse for arrival order */
     conn_t *rev = NULL;
@@ -729,6 +742,9 @@ static void *loop_main(void *arg)
     struct epoll_event evs[EPOLL_BATCH];
     lp->now_ms = mono_ms();
     update_date(lp);
+    tl_loop = lp;
+    http_sink_t *sink = srv->sink;
+    if (sink->attach && sink->flush) sink->attach(sink);
     for (;;) {
         if (atomic_load(&srv->stopping) && !lp->draining) begin_drain(lp);
         if (lp->draining && (lp->nconns == 0 || lp->now_ms >= lp->drain_deadline)) break;
@@ -747,6 +763,10 @@ static void *loop_main(void *arg)
             else
                 conn_event(p, evs[i].events);
         }
+        /* One commit for the round's events; answering them may read pipelined
+         * requests that make the next round's batch. */
+        if (sink->flush)
+            while (sink->flush(sink) > 0) take_dones(lp);
         expire(lp);
         /* closed connections become reusable once no event of this batch names them */
         while (lp->closed_list) {

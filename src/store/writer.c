@@ -90,6 +90,16 @@ static const double batch_bounds[N_BUCKETS] = {1,    4,    16,   64,    256,   1
 static const double lat_bounds[N_BUCKETS] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                              0.01,   0.025,   0.05,   0.1,   0.5,    1e18};
 
+/* The batch of one event loop thread that attached (spool mode): its events wait
+ * here, without a lock, until the thread flushes them. */
+typedef struct tl_batch {
+    pend_t p;
+    store_writer_t *w;
+    struct tl_batch *next;
+} tl_batch_t;
+
+static _Thread_local tl_batch_t *tl_batch;
+
 struct store_writer {
     http_sink_t sink; /* first: the sink pointer is the writer */
     store_t *store;
@@ -106,7 +116,9 @@ struct store_writer {
     pthread_cond_t icond;
     bool iwake, writer_done;
     atomic_ullong live_seq;
-    pthread_mutex_t busy; /* held while events are classified into the store or settled */
+    pthread_mutex_t busy;  /* held while events are classified into the store or settled */
+    pthread_mutex_t slock; /* one append to the spool at a time */
+    tl_batch_t *attached;  /* batches of attached threads, freed at stop */
     _Atomic(const classify_rules_t *) rules;
     /* metrics */
     atomic_ullong queued_total, committed_total, refused_total, failed_total, ingested_total;
@@ -114,9 +126,29 @@ struct store_writer {
     atomic_ullong depth;
 };
 
+static void pend_add(pend_t *p, const http_event_t *ev, http_done_fn done, void *arg)
+{
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 256;
+        p->cbs = xrealloc(p->cbs, xmul(p->cap, sizeof(*p->cbs)));
+    }
+    p->cbs[p->n++] = (cb_t){done, arg};
+    store__spool_encode(&p->enc, ev);
+}
+
 static int w_submit(http_sink_t *s, const http_event_t *ev, http_done_fn done, void *arg)
 {
     store_writer_t *w = (store_writer_t *)s;
+    tl_batch_t *tb = tl_batch;
+    if (tb && tb->w == w) {
+        if (tb->p.n >= w->o.queue_max) {
+            atomic_fetch_add(&w->refused_total, 1);
+            return TO_EFULL;
+        }
+        pend_add(&tb->p, ev, done, arg);
+        atomic_fetch_add(&w->queued_total, 1);
+        return TO_OK;
+    }
     pthread_mutex_lock(&w->lock);
     if (w->pend.n >= w->o.queue_max || w->stop) {
         pthread_mutex_unlock(&w->lock);
@@ -124,12 +156,7 @@ static int w_submit(http_sink_t *s, const http_event_t *ev, http_done_fn done, v
         return TO_EFULL;
     }
     pend_t *p = &w->pend;
-    if (p->n == p->cap) {
-        p->cap = p->cap ? p->cap * 2 : 256;
-        p->cbs = xrealloc(p->cbs, xmul(p->cap, sizeof(*p->cbs)));
-    }
-    p->cbs[p->n++] = (cb_t){done, arg};
-    store__spool_encode(&p->enc, ev);
+    pend_add(p, ev, done, arg);
     bool wake = p->n == 1 || p->n >= w->o.batch_rows || p->enc.len >= w->o.batch_bytes;
     atomic_store(&w->depth, p->n);
     pthread_mutex_unlock(&w->lock);
@@ -292,6 +319,43 @@ static void settle_some(store_writer_t *w, size_t max, size_t *left)
     pthread_mutex_unlock(&w->busy);
 }
 
+static void wake_ingester(store_writer_t *w, bool done);
+
+/* Appends a batch to the spool and answers it. */
+static void spool_batch(store_writer_t *w, pend_t *b)
+{
+    int64_t t0 = clock_now_us(&clock_system);
+    pthread_mutex_lock(&w->slock);
+    int rc = store__spool_append(w->spool, b->enc.p, b->enc.len, w->o.sync);
+    atomic_store(&w->live_seq, store__spool_live_seq(w->spool));
+    pthread_mutex_unlock(&w->slock);
+    finish_batch(w, b, rc, clock_now_us(&clock_system) - t0);
+    wake_ingester(w, false);
+}
+
+static void w_attach(http_sink_t *s)
+{
+    store_writer_t *w = (store_writer_t *)s;
+    if (!w->spool || (tl_batch && tl_batch->w == w)) return; /* direct mode: the writer thread */
+    tl_batch_t *tb = xcalloc(1, sizeof(*tb));
+    tb->w = w;
+    pthread_mutex_lock(&w->lock);
+    tb->next = w->attached;
+    w->attached = tb;
+    pthread_mutex_unlock(&w->lock);
+    tl_batch = tb;
+}
+
+static size_t w_flush(http_sink_t *s)
+{
+    store_writer_t *w = (store_writer_t *)s;
+    tl_batch_t *tb = tl_batch;
+    if (!tb || tb->w != w || tb->p.n == 0) return 0;
+    size_t n = tb->p.n;
+    spool_batch(w, &tb->p);
+    return n;
+}
+
 static void wake_ingester(store_writer_t *w, bool done)
 {
     pthread_mutex_lock(&w->ilock);
@@ -322,21 +386,17 @@ static void *writer_main(void *arg)
             last_pass = mono_ms();
             continue;
         }
-        int64_t t0 = clock_now_us(&clock_system);
-        int rc;
         if (w->spool) {
-            rc = store__spool_append(w->spool, mine.enc.p, mine.enc.len, w->o.sync);
-            atomic_store(&w->live_seq, store__spool_live_seq(w->spool));
-        } else {
-            pthread_mutex_lock(&w->busy);
-            rc = insert_direct(w, &mine, &arr, &cap);
-            pthread_mutex_unlock(&w->busy);
-            backlog = true;
+            spool_batch(w, &mine);
+            continue;
         }
+        int64_t t0 = clock_now_us(&clock_system);
+        pthread_mutex_lock(&w->busy);
+        int rc = insert_direct(w, &mine, &arr, &cap);
+        pthread_mutex_unlock(&w->busy);
+        backlog = true;
         finish_batch(w, &mine, rc, clock_now_us(&clock_system) - t0);
-        if (w->spool) {
-            wake_ingester(w, false);
-        } else if (mono_ms() - last_pass >= w->o.settle_interval_ms) {
+        if (mono_ms() - last_pass >= w->o.settle_interval_ms) {
             size_t left = 0;
             settle_some(w, 200, &left);
             backlog = left > 0;
@@ -346,9 +406,7 @@ static void *writer_main(void *arg)
     free(arr);
     buf_clear(&mine.enc);
     free(mine.cbs);
-    if (w->spool) {
-        wake_ingester(w, true);
-    } else {
+    if (!w->spool) { /* spool mode: stop() ends the ingester once all is appended */
         pthread_mutex_lock(&w->busy);
         w->store->rules = atomic_load(&w->rules);
         store__settle_all(w->store);
@@ -416,6 +474,8 @@ int store_writer_start2(store_t *s, const store_writer_opts_t *o, store_writer_t
     store_writer_t *w = xcalloc(1, sizeof(*w));
     w->sink.submit = w_submit;
     w->sink.metrics = w_metrics;
+    w->sink.attach = w_attach;
+    w->sink.flush = w_flush;
     w->store = s;
     w->o = *o;
     if (w->o.queue_max == 0) w->o.queue_max = 65536;
@@ -444,6 +504,7 @@ int store_writer_start2(store_t *s, const store_writer_opts_t *o, store_writer_t
     pthread_mutex_init(&w->ilock, NULL);
     pthread_cond_init(&w->icond, NULL);
     pthread_mutex_init(&w->busy, NULL);
+    pthread_mutex_init(&w->slock, NULL);
     if (w->spool) {
         if (pthread_create(&w->ingester, NULL, ingester_main, w) != 0) goto fail;
         w->has_ingester = true;
@@ -480,13 +541,27 @@ void store_writer_stop(store_writer_t *w)
     pthread_cond_signal(&w->cond);
     pthread_mutex_unlock(&w->lock);
     pthread_join(w->writer, NULL);
-    if (w->has_ingester) pthread_join(w->ingester, NULL);
+    /* Attached threads have stopped: anything they did not flush is flushed now. */
+    for (tl_batch_t *tb = w->attached; tb; tb = tb->next)
+        if (tb->p.n) spool_batch(w, &tb->p);
+    if (w->has_ingester) {
+        wake_ingester(w, true);
+        pthread_join(w->ingester, NULL);
+    }
+    while (w->attached) {
+        tl_batch_t *tb = w->attached;
+        w->attached = tb->next;
+        buf_clear(&tb->p.enc);
+        free(tb->p.cbs);
+        free(tb);
+    }
     store__spool_close(w->spool);
     pthread_mutex_destroy(&w->lock);
     pthread_cond_destroy(&w->cond);
     pthread_mutex_destroy(&w->ilock);
     pthread_cond_destroy(&w->icond);
     pthread_mutex_destroy(&w->busy);
+    pthread_mutex_destroy(&w->slock);
     buf_clear(&w->pend.enc);
     free(w->pend.cbs);
     free(w);
