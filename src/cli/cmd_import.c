@@ -28,6 +28,25 @@ static int load_rules(const config_t *c, const char *cmd, classify_rules_t **out
     return 0;
 }
 
+/* Loads the rules (with the thresholds of classify_cfg) and opens the store set to
+ * score with them. Prints the problem and returns 1 on failure. */
+static int open_scoring(const config_t *c, const char *cmd, classify_rules_t **rules, store_t **s)
+{
+    if (load_rules(c, cmd, rules)) return 1;
+    char err[512];
+    if (store_open(config_str(c, "db"), s, err, sizeof(err)) != 0) {
+        fprintf(stderr, "trueopen %s: %s\n", cmd, err);
+        classify_rules_free(*rules);
+        return 1;
+    }
+    classify_msg_opts_t mo;
+    classify_opts_t co;
+    classify_opts_from_config(c, &co, &mo);
+    classify_rules_set_opts(*rules, &co);
+    store_set_msg_opts(*s, &mo);
+    return 0;
+}
+
 static slice_t jstr(json_t *o, const char *key, size_t max)
 {
     json_t *v = json_object_get(o, key);
@@ -134,24 +153,12 @@ int cmd_import(int argc, char **argv)
         return 1;
     }
     classify_rules_t *rules;
-    if (load_rules(c, "import", &rules)) {
-        token_ring_free(ring);
-        config_free(c);
-        return 1;
-    }
     store_t *s;
-    if (store_open(config_str(c, "db"), &s, err, sizeof(err)) != 0) {
-        fprintf(stderr, "trueopen import: %s\n", err);
-        classify_rules_free(rules);
+    if (open_scoring(c, "import", &rules, &s)) {
         token_ring_free(ring);
         config_free(c);
         return 1;
     }
-    classify_msg_opts_t mo;
-    classify_opts_t co;
-    classify_opts_from_config(c, &co, &mo);
-    classify_rules_set_opts(rules, &co);
-    store_set_msg_opts(s, &mo);
     store_set_rules(s, rules);
     size_t max_line = (size_t)config_int(c, "max_line");
     batch_t b = {0};
@@ -220,23 +227,11 @@ int cmd_reclassify(int argc, char **argv)
                                   NULL};
     config_t *c = cli_config(argc, argv, t, NULL, 0, NULL);
     classify_rules_t *rules;
-    if (load_rules(c, "reclassify", &rules)) {
-        config_free(c);
-        return 1;
-    }
-    char err[512];
     store_t *s;
-    if (store_open(config_str(c, "db"), &s, err, sizeof(err)) != 0) {
-        fprintf(stderr, "trueopen reclassify: %s\n", err);
-        classify_rules_free(rules);
+    if (open_scoring(c, "reclassify", &rules, &s)) {
         config_free(c);
         return 1;
     }
-    classify_msg_opts_t mo;
-    classify_opts_t co;
-    classify_opts_from_config(c, &co, &mo);
-    classify_rules_set_opts(rules, &co);
-    store_set_msg_opts(s, &mo);
     const char *camp = config_str(c, "campaign");
     uint64_t n = 0;
     int rc = store_reclassify(s, rules, camp ? slice_cstr(camp) : SLICE_NULL, &n);

@@ -499,6 +499,22 @@ static void read_event(sqlite3_stmt *s, store_event_t *e)
     e->final_agent = settled ? (const char *)sqlite3_column_text(s, 34) : e->cls.agent;
 }
 
+/* Finishes a listing query (ORDER BY, LIMIT), prepares it and binds the filters:
+ * ?1 since, ?2 account, ?3 campaign name. Frees sql. */
+static int prepare_listing(sq_t *q, buf_t *sql, const char *order, const store_query_t *qr,
+                           int64_t since, const char *what, sqlite3_stmt **out)
+{
+    buf_printf(sql, " ORDER BY %s", order);
+    if (qr->limit > 0) buf_printf(sql, " LIMIT %lld", (long long)qr->limit);
+    int rc = sqlite3_prepare_v2(q->db, buf_cstr(sql), -1, out, NULL);
+    buf_clear(sql);
+    if (rc != SQLITE_OK) return sq_fail(q, what);
+    sqlite3_bind_int64(*out, 1, since);
+    if (qr->account) sqlite3_bind_int64(*out, 2, (sqlite3_int64)qr->account);
+    if (qr->campaign.len) bind_slice(*out, 3, qr->campaign);
+    return TO_OK;
+}
+
 static int sq_list_events(store_t *s, const store_query_t *qr, store_event_cb cb, void *arg)
 {
     sq_t *q = (sq_t *)s;
@@ -508,17 +524,8 @@ static int sq_list_events(store_t *s, const store_query_t *qr, store_event_cb cb
     if (qr->campaign.len) buf_puts(&sql, " JOIN campaigns c ON c.id = e.campaign AND c.name = ?3");
     buf_puts(&sql, " WHERE e.ts_us >= ?1");
     if (qr->account) buf_puts(&sql, " AND e.account = ?2");
-    buf_puts(&sql, " ORDER BY e.id");
-    if (qr->limit > 0) buf_printf(&sql, " LIMIT %lld", (long long)qr->limit);
     sqlite3_stmt *st_;
-    if (sqlite3_prepare_v2(q->db, buf_cstr(&sql), -1, &st_, NULL) != SQLITE_OK) {
-        buf_clear(&sql);
-        return sq_fail(q, "events query");
-    }
-    buf_clear(&sql);
-    sqlite3_bind_int64(st_, 1, qr->since_us);
-    if (qr->account) sqlite3_bind_int64(st_, 2, (sqlite3_int64)qr->account);
-    if (qr->campaign.len) bind_slice(st_, 3, qr->campaign);
+    if (prepare_listing(q, &sql, "e.id", qr, qr->since_us, "events query", &st_)) return TO_ESTORE;
     int rc;
     int out = TO_OK;
     store_event_t e;
@@ -544,17 +551,9 @@ static int sq_list_messages(store_t *s, const store_query_t *qr, store_message_c
              " FROM messages m JOIN campaigns c ON c.id = m.campaign WHERE m.sent_at >= ?1");
     if (qr->account) buf_puts(&sql, " AND m.account = ?2");
     if (qr->campaign.len) buf_puts(&sql, " AND c.name = ?3");
-    buf_puts(&sql, " ORDER BY m.id");
-    if (qr->limit > 0) buf_printf(&sql, " LIMIT %lld", (long long)qr->limit);
     sqlite3_stmt *st_;
-    if (sqlite3_prepare_v2(q->db, buf_cstr(&sql), -1, &st_, NULL) != SQLITE_OK) {
-        buf_clear(&sql);
-        return sq_fail(q, "messages query");
-    }
-    buf_clear(&sql);
-    sqlite3_bind_int64(st_, 1, qr->since_us / 1000000);
-    if (qr->account) sqlite3_bind_int64(st_, 2, (sqlite3_int64)qr->account);
-    if (qr->campaign.len) bind_slice(st_, 3, qr->campaign);
+    if (prepare_listing(q, &sql, "m.id", qr, qr->since_us / 1000000, "messages query", &st_))
+        return TO_ESTORE;
     int rc, out = TO_OK;
     while ((rc = sqlite3_step(st_)) == SQLITE_ROW) {
         store_message_row_t r;
