@@ -27,7 +27,7 @@ void buf_reset(buf_t *b)
     if (b->p) b->p[0] = 0;
 }
 
-void buf_reserve(buf_t *b, size_t extra)
+void buf__grow(buf_t *b, size_t extra)
 {
     if (extra > SIZE_MAX - b->len - 1) log_panic("buffer size overflow");
     size_t need = b->len + extra + 1;
@@ -55,13 +55,6 @@ void buf_append_slice(buf_t *b, slice_t s)
 void buf_puts(buf_t *b, const char *s)
 {
     buf_append(b, s, strlen(s));
-}
-
-void buf_putc(buf_t *b, char c)
-{
-    buf_reserve(b, 1);
-    b->p[b->len++] = c;
-    b->p[b->len] = 0;
 }
 
 void buf_vprintf(buf_t *b, const char *fmt, va_list ap)

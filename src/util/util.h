@@ -112,11 +112,22 @@ typedef struct {
 void buf_init(buf_t *b);
 void buf_clear(buf_t *b); /* frees the bytes; b may be reused after buf_init */
 void buf_reset(buf_t *b); /* len = 0, keeps the memory */
-void buf_reserve(buf_t *b, size_t extra);
+/* The slow path of buf_reserve (grows the allocation). */
+void buf__grow(buf_t *b, size_t extra);
+/* Makes room for extra more bytes (and the NUL). Inline: encoders call it per byte. */
+static inline void buf_reserve(buf_t *b, size_t extra)
+{
+    if (extra >= b->cap - b->len || b->cap == 0) buf__grow(b, extra);
+}
 void buf_append(buf_t *b, const void *p, size_t n);
 void buf_append_slice(buf_t *b, slice_t s);
 void buf_puts(buf_t *b, const char *s);
-void buf_putc(buf_t *b, char c);
+static inline void buf_putc(buf_t *b, char c)
+{
+    buf_reserve(b, 1);
+    b->p[b->len++] = c;
+    b->p[b->len] = 0;
+}
 void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vprintf(buf_t *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 const char *buf_cstr(buf_t *b); /* "" for an empty, never-grown buffer */
