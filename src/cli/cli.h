@@ -23,6 +23,10 @@ config_t *cli_config(int argc, char **argv, const cfg_def_t *const *tables, cons
                      int max_pos, int *npos);
 /* Every settings table of every module, for config check/dump/docs. */
 const cfg_def_t *const *cli_all_tables(void);
+/* Opens the SQLite store named by --db (the reports and the account tables live only
+ * there); prints why not and returns NULL on failure. */
+struct store;
+struct store *cli_open_sqlite(const config_t *c, const char *cmd);
 /* Prints usage for a command to stderr and returns 2. */
 int cli_usage(const char *cmd);
 

@@ -18,22 +18,6 @@ const cfg_def_t cli_admin_cfg[] = {
     CFG_END,
 };
 
-static store_t *open_db(const config_t *c, const char *cmd)
-{
-    store_t *s;
-    char err[512];
-    if (store_open(config_str(c, "db"), &s, err, sizeof(err)) != 0) {
-        fprintf(stderr, "trueopen %s: %s\n", cmd, err);
-        return NULL;
-    }
-    if (!store_sqlite_handle(s)) {
-        fprintf(stderr, "trueopen %s: this needs the SQLite store\n", cmd);
-        store_close(s);
-        return NULL;
-    }
-    return s;
-}
-
 void cli_audit(store_t *s, uint64_t account, const char *action, const char *target, int rc)
 {
     store_audit_t a = {.ts_us = clock_now_us(&clock_system),
@@ -109,7 +93,7 @@ int cmd_settings(int argc, char **argv)
         config_free(c);
         return 2;
     }
-    store_t *s = open_db(c, "settings");
+    store_t *s = cli_open_sqlite(c, "settings");
     if (!s) {
         config_free(c);
         return 1;
@@ -190,7 +174,7 @@ int cmd_apikey(int argc, char **argv)
         }
         id = (int64_t)v;
     }
-    store_t *s = open_db(c, "apikey");
+    store_t *s = cli_open_sqlite(c, "apikey");
     if (!s) {
         config_free(c);
         return 1;
@@ -317,7 +301,7 @@ int cmd_audit(int argc, char **argv)
         config_free(c);
         return 2;
     }
-    store_t *s = open_db(c, "audit");
+    store_t *s = cli_open_sqlite(c, "audit");
     if (!s) {
         config_free(c);
         return 1;
@@ -338,7 +322,7 @@ int cmd_retain(int argc, char **argv)
 {
     const cfg_def_t *const t[] = {store_cfg, cli_admin_cfg, NULL};
     config_t *c = cli_config(argc, argv, t, NULL, 0, NULL);
-    store_t *s = open_db(c, "retain");
+    store_t *s = cli_open_sqlite(c, "retain");
     if (!s) {
         config_free(c);
         return 1;
@@ -379,7 +363,7 @@ int cmd_hold(int argc, char **argv)
         config_free(c);
         return 2;
     }
-    store_t *s = open_db(c, "hold");
+    store_t *s = cli_open_sqlite(c, "hold");
     if (!s) {
         config_free(c);
         return 1;

@@ -39,18 +39,6 @@ static report_view_t view_of(msgs_ctx_t *c, uint64_t account)
     return c->last_view;
 }
 
-static void json_time(buf_t *b, bool *first, const char *key, int64_t us)
-{
-    json_key(b, first, key);
-    if (!us) {
-        buf_puts(b, "null");
-        return;
-    }
-    char ts[32];
-    time_format_us(us, ts);
-    json_cstr(b, ts);
-}
-
 static int print_message(void *arg, const store_message_row_t *r)
 {
     msgs_ctx_t *c = arg;

@@ -24,17 +24,8 @@ const cfg_def_t cli_report_cfg[] = {
 /* Opens the store named by --db and settles it so figures are exact. */
 static store_t *open_settled(const config_t *c, const char *cmd)
 {
-    store_t *s;
-    char err[512];
-    if (store_open(config_str(c, "db"), &s, err, sizeof(err)) != 0) {
-        fprintf(stderr, "trueopen %s: %s\n", cmd, err);
-        return NULL;
-    }
-    if (!store_sqlite_handle(s)) {
-        fprintf(stderr, "trueopen %s: reports need the SQLite store\n", cmd);
-        store_close(s);
-        return NULL;
-    }
+    store_t *s = cli_open_sqlite(c, cmd);
+    if (!s) return NULL;
     int rc = store_settle(s);
     if (rc) {
         fprintf(stderr, "trueopen %s: cannot settle message status: %s\n", cmd, err_str(rc));

@@ -99,6 +99,22 @@ config_t *cli_config(int argc, char **argv, const cfg_def_t *const *tables, cons
     return c;
 }
 
+store_t *cli_open_sqlite(const config_t *c, const char *cmd)
+{
+    store_t *s;
+    char err[512];
+    if (store_open(config_str(c, "db"), &s, err, sizeof(err)) != 0) {
+        fprintf(stderr, "trueopen %s: %s\n", cmd, err);
+        return NULL;
+    }
+    if (!store_sqlite_handle(s)) {
+        fprintf(stderr, "trueopen %s: this needs the SQLite store\n", cmd);
+        store_close(s);
+        return NULL;
+    }
+    return s;
+}
+
 int main(int argc, char **argv)
 {
     log_set_output(2, "trueopen");

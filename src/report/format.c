@@ -48,18 +48,6 @@ static void jrate(buf_t *b, bool *first, const char *key, double v)
     buf_printf(b, "%.4f", v);
 }
 
-static void jtime(buf_t *b, bool *first, const char *key, int64_t us)
-{
-    json_key(b, first, key);
-    if (!us) {
-        buf_puts(b, "null");
-        return;
-    }
-    char ts[32];
-    time_format_us(us, ts);
-    json_cstr(b, ts);
-}
-
 /* The headline figures of one view. */
 static void json_headline(const report_stats_t *st, report_view_t v, buf_t *b, bool *first)
 {
@@ -91,7 +79,7 @@ void report_stats_json(const report_stats_t *st, buf_t *b)
     json_cstr(b, source_name(st->view_source));
     json_key(b, &f, "view_description");
     json_cstr(b, view_desc(v));
-    jtime(b, &f, "generated_at", st->generated_us);
+    json_time(b, &f, "generated_at", st->generated_us);
     json_headline(st, v, b, &f);
 
     json_key(b, &f, "automated");
@@ -217,7 +205,7 @@ void report_stats_json(const report_stats_t *st, buf_t *b)
         bool g = true;
         if (i) buf_putc(b, ',');
         buf_putc(b, '{');
-        jtime(b, &g, "hour", h->hour_us);
+        json_time(b, &g, "hour", h->hour_us);
         jnum(b, &g, "opens", h->opens.v[v]);
         jnum(b, &g, "clicks", h->clicks.v[v]);
         jnum(b, &g, "automated_opens", report_automated(h->opens));
@@ -501,7 +489,7 @@ void report_message_json(const report_message_t *m, report_view_t view, buf_t *b
         json_key(b, &f, "recipient");
         json_cstr(b, m->recipient_addr);
     }
-    jtime(b, &f, "sent_at", m->sent_at * 1000000);
+    json_time(b, &f, "sent_at", m->sent_at * 1000000);
     json_key(b, &f, "provider");
     json_cstr(b, token_provider_name(m->provider));
     json_key(b, &f, "view");
@@ -510,8 +498,8 @@ void report_message_json(const report_message_t *m, report_view_t view, buf_t *b
     buf_puts(b, m->opened ? "true" : "false");
     json_key(b, &f, "clicked");
     buf_puts(b, m->clicked ? "true" : "false");
-    jtime(b, &f, "first_open_at", m->first_open_us);
-    jtime(b, &f, "first_click_at", m->first_click_us);
+    json_time(b, &f, "first_open_at", m->first_open_us);
+    json_time(b, &f, "first_click_at", m->first_click_us);
     jnum(b, &f, "opens", m->opens);
     jnum(b, &f, "clicks", m->clicks);
     json_key(b, &f, "other_view");
@@ -532,7 +520,7 @@ void report_campaigns_json(const report_campaign_t *c, size_t n, buf_t *b)
         json_cstr(b, c[i].name);
         jnum(b, &f, "id", c[i].id);
         jnum(b, &f, "account", c[i].account);
-        jtime(b, &f, "created_at", c[i].created_us);
+        json_time(b, &f, "created_at", c[i].created_us);
         json_key(b, &f, "legal_hold");
         buf_puts(b, c[i].legal_hold ? "true" : "false");
         jnum(b, &f, "sent", c[i].sent);

@@ -88,3 +88,15 @@ void json_key(buf_t *b, bool *first, const char *key)
     json_cstr(b, key);
     buf_putc(b, ':');
 }
+
+void json_time(buf_t *b, bool *first, const char *key, int64_t t_us)
+{
+    json_key(b, first, key);
+    if (!t_us) {
+        buf_puts(b, "null");
+        return;
+    }
+    char ts[32];
+    time_format_us(t_us, ts);
+    json_cstr(b, ts);
+}

@@ -246,6 +246,8 @@ void json_str(buf_t *b, slice_t s);
 void json_cstr(buf_t *b, const char *s);
 /* Appends "key": for an object member (with a leading comma unless *first). */
 void json_key(buf_t *b, bool *first, const char *key);
+/* Appends "key": and the time t_us as an RFC 3339 string, or null when t_us is 0. */
+void json_time(buf_t *b, bool *first, const char *key, int64_t t_us);
 
 /* ---- config ----------------------------------------------------------------------- */
 
