@@ -4,8 +4,7 @@
 set -euo pipefail
 BIN=${TO_BIN:?}
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-check() { if eval "$1"; then pass=$((pass+1)); else fail=$((fail+1)); echo "FAIL: $2" >&2; fi; }
+. "$(dirname "$0")/lib/check.sh"
 
 # keys
 out=$("$BIN" keys new --keys "$T/ring")

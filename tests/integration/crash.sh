@@ -12,10 +12,7 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-pass=0; fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/lib/check.sh"
 
 start() {
   : > "$T/serve.log"

@@ -5,10 +5,7 @@
 set -euo pipefail
 BIN=${TO_BIN:?}; SRC=${TO_SRC:?}
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/lib/check.sh"
 
 TO_BIN="$BIN" DEMO_DIR="$T/demo" DEMO_RECIPIENTS=210 bash "$SRC/scripts/demo.sh" > "$T/out" 2>&1 ||
   { cat "$T/out" >&2; bad "demo failed"; }

@@ -9,10 +9,7 @@
 set -euo pipefail
 BIN=${TO_BIN:?}; SHARED=${TO_SHARED:?}
 T=$(mktemp -d); trap 'rm -rf "$T"' EXIT
-pass=0; fail=0
-ok() { pass=$((pass+1)); }
-bad() { fail=$((fail+1)); echo "FAIL: $*" >&2; }
-check() { if eval "$1"; then ok; else bad "$2"; fi; }
+. "$(dirname "$0")/lib/check.sh"
 # a field of the JSON on stdin: jget PATH (e.g. other_view.unique_opens)
 jget() { python3 -c 'import json,sys
 v=json.load(sys.stdin)
