@@ -88,10 +88,7 @@ bool classify__cidr_parse(slice_t s, bool *v6, classify__u128 *lo, classify__u12
 
 void classify__ranges_add(classify__ranges_t *r, classify__u128 lo, classify__u128 hi, uint32_t bit)
 {
-    if (r->n == r->cap) {
-        r->cap = r->cap ? r->cap * 2 : 256;
-        r->v = xrealloc(r->v, xmul(r->cap, sizeof(*r->v)));
-    }
+    xgrow(r->v, r->cap, r->n, 256);
     r->v[r->n++] = (classify__range_t){lo, hi, bit};
 }
 

@@ -241,10 +241,7 @@ typedef struct {
 
 static void pats_add(pats_t *p, classify__ua_pat_t pat)
 {
-    if (p->n == p->cap) {
-        p->cap = p->cap ? p->cap * 2 : 64;
-        p->v = xrealloc(p->v, xmul(p->cap, sizeof(*p->v)));
-    }
+    xgrow(p->v, p->cap, p->n, 64);
     p->v[p->n++] = pat;
 }
 

@@ -120,10 +120,7 @@ int cmd_classify(int argc, char **argv)
         lineno++;
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
         if (len == 0) continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 256;
-            rows = xrealloc(rows, xmul(cap, sizeof(*rows)));
-        }
+        xgrow(rows, cap, n, 256);
         row_t *r = &rows[n];
         memset(r, 0, sizeof(*r));
         if (classify_json_parse(slice_make(line, (size_t)len), &a, &r->ev, err, sizeof(err))) {

@@ -111,10 +111,7 @@ int report_list_campaigns(sqlite3 *db, uint64_t account, report_campaign_t **out
     size_t n = 0, cap = 0;
     int s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            v = xrealloc(v, xmul(cap, sizeof(*v)));
-        }
+        xgrow(v, cap, n, 16);
         report_campaign_t *c = &v[n++];
         c->id = (uint64_t)sqlite3_column_int64(st, 0);
         c->account = (uint64_t)sqlite3_column_int64(st, 1);

@@ -232,10 +232,7 @@ int store_apikey_list(store_t *s, uint64_t account, store_apikey_t **out, size_t
     size_t n = 0, cap = 0;
     int r;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            v = xrealloc(v, xmul(cap, sizeof(*v)));
-        }
+        xgrow(v, cap, n, 8);
         store_apikey_t *k = &v[n++];
         memset(k, 0, sizeof(*k));
         k->id = sqlite3_column_int64(st, 0);

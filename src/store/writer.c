@@ -128,10 +128,7 @@ struct store_writer {
 
 static void pend_add(pend_t *p, const http_event_t *ev, http_done_fn done, void *arg)
 {
-    if (p->n == p->cap) {
-        p->cap = p->cap ? p->cap * 2 : 256;
-        p->cbs = xrealloc(p->cbs, xmul(p->cap, sizeof(*p->cbs)));
-    }
+    xgrow(p->cbs, p->cap, p->n, 256);
     p->cbs[p->n++] = (cb_t){done, arg};
     store__spool_encode(&p->enc, ev);
 }

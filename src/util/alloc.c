@@ -48,3 +48,18 @@ size_t xmul(size_t n, size_t size)
     if (size && n > SIZE_MAX / size) log_panic("size overflow: %zu * %zu", n, size);
     return n * size;
 }
+
+void *xgrow_at(void *p, size_t *cap, size_t n, size_t size, size_t first, const char *file,
+               int line)
+{
+    if (n < *cap) return p;
+    size_t c = *cap ? *cap : first;
+    while (c <= n) {
+        if (c > SIZE_MAX / 2) oom(SIZE_MAX, file, line);
+        c *= 2;
+    }
+    if (size && c > SIZE_MAX / size) oom(SIZE_MAX, file, line);
+    p = xrealloc_at(p, c * size, file, line);
+    *cap = c;
+    return p;
+}

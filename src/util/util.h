@@ -67,6 +67,12 @@ char *xstrndup_at(const char *s, size_t n, const char *file, int line);
 #define xrealloc(p, n) xrealloc_at((p), (n), __FILE__, __LINE__)
 #define xstrdup(s)     xstrdup_at((s), __FILE__, __LINE__)
 #define xstrndup(s, n) xstrndup_at((s), (n), __FILE__, __LINE__)
+/* Makes room for element n of the array p (*cap elements of size bytes), doubling the
+ * capacity from first; returns p, moved or not. */
+void *xgrow_at(void *p, size_t *cap, size_t n, size_t size, size_t first, const char *file,
+               int line);
+#define xgrow(p, cap, n, first)                                                                    \
+    ((p) = xgrow_at((p), &(cap), (n), sizeof(*(p)), (first), __FILE__, __LINE__))
 /* n * size, aborting on overflow. */
 size_t xmul(size_t n, size_t size);
 

@@ -1,3 +1,5 @@
+#include <stdlib.h>
+
 #include "test.h"
 #include "util/util.h"
 
@@ -29,6 +31,17 @@ int main(void)
     CHECK(b.p == NULL);
     CHECK_INT(buf_read_file(&b, "/nonexistent/file", 10), TO_ENOTFOUND);
     buf_clear(&b);
+    /* xgrow: room for element n, doubling from the first size. */
+    int *v = NULL;
+    size_t cap = 0;
+    for (size_t n = 0; n < 1000; n++) {
+        xgrow(v, cap, n, 4);
+        CHECK(cap > n);
+        v[n] = (int)n;
+    }
+    CHECK_INT(cap, 1024);
+    CHECK_INT(v[999], 999);
+    free(v);
     CHECK_STR(err_str(TO_EFORGED), "token does not open");
     CHECK_STR(err_str(0), "ok");
     CHECK_STR(err_str(12345), "unknown error");
