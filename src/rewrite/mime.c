@@ -13,6 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 typedef struct {
     slice_t type, subtype, boundary, charset;
@@ -295,24 +298,46 @@ static size_t delimiter_at(slice_t msg, size_t p, size_t end, slice_t b, bool *c
     return 0;
 }
 
+/*
+ * The next line in [from, end) that starts with "--" (a line starts at from, when from
+ * is a line start, or after a LF); returns its offset, or end. Part bodies are most of a
+ * message and delimiters few, so this scans 16 bytes at a time for LF '-' '-'.
+ */
+static size_t next_dash_line(const char *p, size_t from, size_t end, bool from_is_line_start)
+{
+    if (from_is_line_start && from + 2 <= end && p[from] == '-' && p[from + 1] == '-') return from;
+    size_t i = from;
+#if defined(__SSE2__)
+    const __m128i lf = _mm_set1_epi8('\n'), dash = _mm_set1_epi8('-');
+    while (i + 18 <= end) {
+        __m128i a = _mm_loadu_si128((const __m128i *)(const void *)(p + i));
+        __m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 1));
+        __m128i c = _mm_loadu_si128((const __m128i *)(const void *)(p + i + 2));
+        __m128i m = _mm_and_si128(_mm_cmpeq_epi8(a, lf),
+                                  _mm_and_si128(_mm_cmpeq_epi8(b, dash), _mm_cmpeq_epi8(c, dash)));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        if (bits) return i + (size_t)__builtin_ctz(bits) + 1;
+        i += 16;
+    }
+#endif
+    for (; i + 3 <= end; i++)
+        if (p[i] == '\n' && p[i + 1] == '-' && p[i + 2] == '-') return i + 1;
+    return end;
+}
+
 static int walk_multipart(walk_t *w, slice_t boundary, size_t start, size_t end, unsigned depth,
                           bool digest)
 {
     slice_t msg = w->msg;
     if (boundary.len == 0 || boundary.len > 200) return fail(w, "multipart without boundary");
-    char needle[204];
-    needle[0] = needle[1] = '-';
-    memcpy(needle + 2, boundary.p, boundary.len);
-    size_t nlen = boundary.len + 2;
     size_t pos = start;
     size_t part_start = 0; /* 0: before the first delimiter (preamble) */
     bool in_part = false;
     for (;;) {
-        const char *hit = memmem(msg.p + pos, end - pos, needle, nlen);
-        if (!hit) return fail(w, "multipart without closing delimiter");
-        size_t at = (size_t)(hit - msg.p);
+        size_t at = next_dash_line(msg.p, pos, end, pos == start || msg.p[pos - 1] == '\n');
+        if (at + 2 + boundary.len > end) return fail(w, "multipart without closing delimiter");
         pos = at + 1;
-        if (at != start && msg.p[at - 1] != '\n') continue; /* not at a line start */
+        if (memcmp(msg.p + at + 2, boundary.p, boundary.len) != 0) continue;
         bool close;
         size_t after = delimiter_at(msg, at, end, boundary, &close);
         if (!after) continue;
@@ -379,8 +404,10 @@ int rewrite__mime_parse(slice_t msg, const rewrite__mime_limits_t *lim, rewrite_
     memset(m, 0, sizeof(*m));
     walk_t w = {msg, lim, m};
     if (msg.len == 0) return fail(&w, "empty message");
-    if (memchr(msg.p, '\0', msg.len)) return fail(&w, "NUL byte in message");
+    /* NUL bytes: refused in the top-level header block (its values are recorded); a
+     * text part holding one is left alone by the rewriter; other parts are never read. */
     int rc = walk_entity(&w, 0, msg.len, 0, true, false);
+    if (rc == 0 && memchr(msg.p, '\0', m->header_len)) rc = fail(&w, "NUL byte in the header");
     if (rc) {
         free(m->leaves);
         m->leaves = NULL;

@@ -52,6 +52,8 @@ struct rewrite {
     rewrite_opts_t o;
     rewrite_deps_t d;
     char track_host[256];
+    size_t track_len;  /* strlen(o.tracking_url) */
+    char **skip_lower; /* o.skip_patterns, lowercased */
     uint8_t hash_key[32];
     _Atomic uint64_t by_status[REWRITE__STATUS_COUNT];
     _Atomic uint64_t links, parts_bad, parts_charset;
@@ -216,6 +218,12 @@ int rewrite_new(rewrite_opts_t *opts, const rewrite_deps_t *deps, rewrite_t **ou
     rw->d = *deps;
     memcpy(rw->hash_key, key, sizeof(key));
     sodium_memzero(key, sizeof(key));
+    rw->track_len = strlen(rw->o.tracking_url);
+    rw->skip_lower = xcalloc(rw->o.nskip ? rw->o.nskip : 1, sizeof(char *));
+    for (size_t i = 0; i < rw->o.nskip; i++) {
+        rw->skip_lower[i] = xstrdup(rw->o.skip_patterns[i]);
+        for (char *c = rw->skip_lower[i]; *c; c++) *c = (char)tolower((unsigned char)*c);
+    }
     slice_t h = url_host(slice_cstr(rw->o.tracking_url), NULL);
     size_t n = TO_MIN(h.len, sizeof(rw->track_host) - 1);
     for (size_t i = 0; i < n; i++) rw->track_host[i] = (char)tolower((unsigned char)h.p[i]);
@@ -226,6 +234,8 @@ int rewrite_new(rewrite_opts_t *opts, const rewrite_deps_t *deps, rewrite_t **ou
 void rewrite_free(rewrite_t *rw)
 {
     if (!rw) return;
+    for (size_t i = 0; i < rw->o.nskip; i++) free(rw->skip_lower[i]);
+    free(rw->skip_lower);
     rewrite_opts_clear(&rw->o);
     sodium_memzero(rw->hash_key, sizeof(rw->hash_key));
     free(rw);
@@ -371,8 +381,12 @@ static bool skip_url(plan_t *pl, slice_t u)
     if (u.len > TOKEN_URL_MAX) return true;
     for (size_t i = 0; i < pl->nunsub; i++)
         if (slice_eq(slice_trim(pl->unsub[i]), u)) return true;
-    for (size_t i = 0; i < rw->o.nskip; i++)
-        if (slice_casefind(u, rw->o.skip_patterns[i]) >= 0) return true;
+    if (rw->o.nskip) {
+        char low[TOKEN_URL_MAX];
+        for (size_t i = 0; i < u.len; i++) low[i] = (char)tolower((unsigned char)u.p[i]);
+        for (size_t i = 0; i < rw->o.nskip; i++)
+            if (memmem(low, u.len, rw->skip_lower[i], strlen(rw->skip_lower[i]))) return true;
+    }
     return false;
 }
 
@@ -431,7 +445,7 @@ static bool replaced(const part_plan_t *pp, size_t x)
 static size_t out_line_len(const plan_t *pl, const part_plan_t *pp, size_t at)
 {
     slice_t t = pp->text;
-    size_t tl = strlen(pl->rw->o.tracking_url);
+    size_t tl = pl->rw->track_len;
     size_t start = at;
     while (start > 0 && (t.p[start - 1] != '\n' || replaced(pp, start - 1))) start--;
     size_t end = at;
@@ -454,7 +468,7 @@ static void consider(plan_t *pl, part_plan_t *pp, linecap_t *lc, slice_t url, si
         pl->res->links_skipped++;
         return;
     }
-    size_t newlen = strlen(rw->o.tracking_url) + 3 + token_len_max(url.len);
+    size_t newlen = rw->track_len + 3 + token_len_max(url.len);
     if (!line_fits(pp, lc, off, len, newlen)) {
         pl->res->links_skipped++;
         pl->res->links_long++;
@@ -484,20 +498,35 @@ static bool optout_attr(rewrite_t *rw, const rewrite_html_tag_t *t)
     return false;
 }
 
-static const rewrite_html_attr_t *attr(const rewrite_html_tag_t *t, const char *name)
+/* Is n the lowercase name lower (letters only, of length len), in any case? Length first: most tags
+ * and attributes are not the ones wanted. */
+static inline bool name_is(slice_t n, const char *lower, size_t len)
+{
+    if (n.len != len) return false;
+    for (size_t i = 0; i < len; i++)
+        if ((n.p[i] | 0x20) != lower[i]) return false;
+    return true;
+}
+#define NAME_IS(n, lit) name_is((n), lit, sizeof(lit) - 1)
+
+static const rewrite_html_attr_t *attr(const rewrite_html_tag_t *t, const char *name, size_t len)
 {
     for (size_t i = 0; i < t->nattrs; i++)
-        if (rewrite_html_is(t->attrs[i].name, name)) return &t->attrs[i];
+        if (name_is(t->attrs[i].name, name, len)) return &t->attrs[i];
     return NULL;
 }
+#define ATTR(t, lit) attr((t), lit, sizeof(lit) - 1)
 
 /* Is a raw attribute value a URL on the tracking host under /<kind>/? */
 static bool tracked_kind(rewrite_t *rw, slice_t raw, char kind, buf_t *tmp)
 {
-    buf_reset(tmp);
-    rewrite_html_unescape(raw, tmp);
-    slice_t u = buf_slice(tmp);
-    size_t tl = strlen(rw->o.tracking_url);
+    slice_t u = raw;
+    if (raw.len && memchr(raw.p, '&', raw.len)) {
+        buf_reset(tmp);
+        rewrite_html_unescape(raw, tmp);
+        u = buf_slice(tmp);
+    }
+    size_t tl = rw->track_len;
     return u.len > tl + 3 && strncasecmp(u.p, rw->o.tracking_url, tl) == 0 && u.p[tl] == '/' &&
            u.p[tl + 1] == kind && u.p[tl + 2] == '/';
 }
@@ -515,12 +544,12 @@ static void plan_html(plan_t *pl, part_plan_t *pp)
     rewrite_html_init(&h, pp->text);
     while (rewrite_html_next(&h, t)) {
         if (t->end) {
-            if (rewrite_html_is(t->name, "body")) body_close = t->start;
+            if (NAME_IS(t->name, "body")) body_close = t->start;
             continue;
         }
-        bool is_a = rewrite_html_is(t->name, "a");
-        if (is_a || rewrite_html_is(t->name, "area")) {
-            const rewrite_html_attr_t *href = attr(t, "href");
+        bool is_a = NAME_IS(t->name, "a");
+        if (is_a || NAME_IS(t->name, "area")) {
+            const rewrite_html_attr_t *href = ATTR(t, "href");
             if (!href || !href->has_value) continue;
             if (is_a && tracked_kind(rw, href->value, 'h', &tmp)) has_honeypot = true;
             if (nc == capc) {
@@ -528,11 +557,11 @@ static void plan_html(plan_t *pl, part_plan_t *pp)
                 c = xrealloc(c, xmul(capc, sizeof(*c)));
             }
             c[nc++] = (cand_t){href->value_off, href->value.len, href->value, optout_attr(rw, t)};
-        } else if (rewrite_html_is(t->name, "img")) {
-            const rewrite_html_attr_t *src = attr(t, "src");
+        } else if (NAME_IS(t->name, "img")) {
+            const rewrite_html_attr_t *src = ATTR(t, "src");
             if (src && tracked_kind(rw, src->value, 'o', &tmp)) has_pixel = true;
-        } else if (!base_seen && rewrite_html_is(t->name, "base")) {
-            const rewrite_html_attr_t *href = attr(t, "href");
+        } else if (!base_seen && NAME_IS(t->name, "base")) {
+            const rewrite_html_attr_t *href = ATTR(t, "href");
             if (href && href->has_value) {
                 base_seen = true; /* the first base with an href wins */
                 buf_reset(&tmp);
@@ -577,7 +606,7 @@ static void plan_html(plan_t *pl, part_plan_t *pp)
             while (at > 0 && strchr(" \t\r\n", pp->text.p[at - 1])) at--;
         }
         edit_t e = {.kind = ED_BLOCK, .off = at, .pixel = want_pixel, .honeypot = want_honeypot};
-        size_t blen = (strlen(rw->o.tracking_url) + 3 + token_len_max(0)) * 2 + 400;
+        size_t blen = (rw->track_len + 3 + token_len_max(0)) * 2 + 400;
         if (pp->line_limit && out_line_len(pl, pp, at) + blen > REWRITE_LINE_MAX)
             e.eol_around = true;
         add_edit(pp, &e);

@@ -225,7 +225,8 @@ typedef struct util_rand {
     uint64_t counter;
 } util_rand_t;
 
-extern util_rand_t rand_system; /* libsodium randombytes_buf */
+extern util_rand_t
+    rand_system; /* libsodium randombytes_buf, small requests from a per-thread pool */
 /* A deterministic stream from a seed (tests, golden files). */
 util_rand_t rand_fixed(uint64_t seed);
 void rand_fill(util_rand_t *r, void *out, size_t n);
