@@ -94,6 +94,9 @@ typedef struct http_server http_server_t;
  * Binds the listeners and prepares the loops, starting no thread, so privileges can
  * be dropped before anything else starts. ring and clock are borrowed and must
  * outlive the server. TO_EINVAL (bad settings) or TO_EIO (cannot listen), err filled.
+ * ring NULL makes a monitoring listener: /healthz and /metrics only (every other path,
+ * the tracking routes too, gets 404; the sink's submit is never called), e.g. for a
+ * process that is not the tracking server but exports its counters (the milter).
  */
 int http_server_new(const http_opts_t *o, const token_ring_t *ring, util_clock_t *clock,
                     http_server_t **out, char *err, size_t errlen);

@@ -503,6 +503,10 @@ static void handle_request(conn_t *c, http__request_t *req)
         return;
     default: break;
     }
+    if (!srv->ring) { /* a monitoring listener: no tracking routes */
+        send_simple(c, 404, keep, head, route, "text/html; charset=utf-8", SLICE_LIT(page_404));
+        return;
+    }
     c->pend_route = (uint8_t)route;
     c->pend_head = head;
     c->pend_keep = keep;

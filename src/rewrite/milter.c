@@ -17,15 +17,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
+/* Recipients kept per message. Past it only the count grows, plus one address of a
+ * domain other than the first recipient's, so the rewriter still sees that the message
+ * spans several domains (recipient_domain stays empty) and records the full count. */
 #define MILTER_RCPT_MAX 1000
 
 typedef struct {
-    buf_t msg;    /* headers as "Name: value\r\n", the blank line, then the body */
-    buf_t rcpt;   /* addresses, NUL-separated */
-    size_t nrcpt; /* all recipients, also those beyond MILTER_RCPT_MAX */
-    bool too_big; /* stopped collecting; delivered unchanged */
+    buf_t msg;       /* headers as "Name: value\r\n", the blank line, then the body */
+    buf_t rcpt;      /* addresses, NUL-separated */
+    size_t nrcpt;    /* all recipients, also those beyond MILTER_RCPT_MAX */
+    size_t nkept;    /* addresses in rcpt */
+    bool other_kept; /* rcpt holds an address past the cap of another domain */
+    bool too_big;    /* stopped collecting; delivered unchanged */
     bool in_body;
     char auth[256]; /* {auth_authen} */
 } mstate_t;
@@ -37,6 +43,8 @@ static void reset(mstate_t *m)
     buf_clear(&m->msg);
     buf_clear(&m->rcpt);
     m->nrcpt = 0;
+    m->nkept = 0;
+    m->other_kept = false;
     m->too_big = false;
     m->in_body = false;
     m->auth[0] = 0;
@@ -68,13 +76,40 @@ static sfsistat on_envfrom(SMFICTX *ctx, char **argv)
     return SMFIS_CONTINUE;
 }
 
+/* The domain of an envelope address (<>, spaces and case do not matter to callers). */
+static slice_t rcpt_domain(const char *a)
+{
+    const char *at = strrchr(a, '@');
+    if (!at) return SLICE_NULL;
+    slice_t d = slice_trim(slice_cstr(at + 1));
+    if (d.len && d.p[d.len - 1] == '>') d.len--;
+    return slice_trim(d);
+}
+
+static bool same_domain(const char *a, const char *b)
+{
+    slice_t x = rcpt_domain(a), y = rcpt_domain(b);
+    return x.len == y.len && (x.len == 0 || strncasecmp(x.p, y.p, x.len) == 0);
+}
+
+static void keep_rcpt(mstate_t *m, const char *a)
+{
+    buf_puts(&m->rcpt, a);
+    buf_putc(&m->rcpt, '\0');
+    m->nkept++;
+}
+
 static sfsistat on_envrcpt(SMFICTX *ctx, char **argv)
 {
     mstate_t *m = state(ctx);
     if (!m) return SMFIS_ACCEPT;
-    if (argv && argv[0] && m->nrcpt < MILTER_RCPT_MAX) {
-        buf_puts(&m->rcpt, argv[0]);
-        buf_putc(&m->rcpt, '\0');
+    if (argv && argv[0]) {
+        if (m->nkept < MILTER_RCPT_MAX) {
+            keep_rcpt(m, argv[0]);
+        } else if (!m->other_kept && !same_domain(m->rcpt.p, argv[0])) {
+            keep_rcpt(m, argv[0]);
+            m->other_kept = true;
+        }
     }
     m->nrcpt++;
     return SMFIS_CONTINUE;
@@ -138,9 +173,9 @@ static sfsistat on_eom(SMFICTX *ctx)
         reset(m);
         return ret;
     }
-    slice_t *rc = xcalloc(m->nrcpt ? m->nrcpt : 1, sizeof(*rc));
+    slice_t *rc = xcalloc(m->nkept ? m->nkept : 1, sizeof(*rc));
     size_t n = 0;
-    for (size_t off = 0; off < m->rcpt.len && n < m->nrcpt;) {
+    for (size_t off = 0; off < m->rcpt.len && n < m->nkept;) {
         size_t l = strlen(m->rcpt.p + off);
         rc[n++] = slice_make(m->rcpt.p + off, l);
         off += l + 1;
@@ -150,6 +185,7 @@ static sfsistat on_eom(SMFICTX *ctx)
     rewrite_env_t env = {
         .rcpt = rc,
         .nrcpt = n,
+        .nrcpt_total = m->nrcpt,
         .account = rewrite_account_for(o, slice_cstr(m->auth)),
         .logid = qid,
     };

@@ -297,6 +297,7 @@ typedef struct {
     uint32_t links;
     size_t token_max; /* longest replacement a click may need, minus the URL */
     rewrite_result_t *res;
+    rewrite_account_settings_t as; /* the message's account's settings */
 } plan_t;
 
 static void add_edit(part_plan_t *pp, const edit_t *e)
@@ -598,7 +599,7 @@ static void plan_html(plan_t *pl, part_plan_t *pp)
         consider(pl, pp, &lc, u, c[i].value_off, c[i].value_len);
     }
     bool want_pixel = !has_pixel;
-    bool want_honeypot = rw->o.honeypot && !has_honeypot;
+    bool want_honeypot = pl->as.honeypot && !has_honeypot;
     if (want_pixel || want_honeypot) {
         size_t at = body_close;
         if (at == SIZE_MAX) { /* no </body>: at the end, before trailing whitespace */
@@ -846,6 +847,10 @@ int rewrite_message(rewrite_t *rw, slice_t msg, const rewrite_env_t *env, buf_t 
     }
 
     plan_t pl = {.rw = rw, .msg = msg, .res = res};
+    pl.as = (rewrite_account_settings_t){rw->o.honeypot, rw->o.keep_recipient_address};
+    if (rw->d.sink.account_settings && (env->account || rw->o.account))
+        rw->d.sink.account_settings(rw->d.sink.ctx, env->account ? env->account : rw->o.account,
+                                    &pl.as);
     rewrite__mime_limits_t lim = {rw->o.max_depth, rw->o.max_header_size, rw->o.campaign_header};
     if (rewrite__mime_parse(msg, &lim, &pl.mime) != 0) {
         const char *why = pl.mime.why;
@@ -940,7 +945,9 @@ int rewrite_message(rewrite_t *rw, slice_t msg, const rewrite_env_t *env, buf_t 
     header_text(pl.mime.message_id, 998, &mid);
     rewrite_sent_t sent = {.account = account, .link_count = pl.links};
     sent.message_id_hdr = buf_slice(&mid);
-    sent.recipient_count = (uint32_t)TO_MIN(env->nrcpt, UINT32_MAX);
+    size_t nrcpt = TO_MAX(env->nrcpt, env->nrcpt_total); /* also those not listed */
+    bool one_rcpt = nrcpt == 1 && env->nrcpt == 1;
+    sent.recipient_count = (uint32_t)TO_MIN(nrcpt, UINT32_MAX);
     sent.sent_at = env->sent_at ? env->sent_at : clock_now_us(rw->d.clock) / 1000000;
     size_t first_start = 0, first_len = 0, first_dom = 0;
     bool one_domain = env->nrcpt > 0;
@@ -961,13 +968,13 @@ int rewrite_message(rewrite_t *rw, slice_t msg, const rewrite_env_t *env, buf_t 
     if (one_domain)
         sent.recipient_domain =
             slice_make(addrs.p + first_dom, first_start + first_len - first_dom);
-    if (env->nrcpt == 1) {
+    if (one_rcpt) {
         uint8_t h[32];
         crypto_generichash(h, sizeof(h), (const unsigned char *)addrs.p + first_start, first_len,
                            rw->hash_key, sizeof(rw->hash_key));
         hex_encode(&hash, h, sizeof(h));
         sent.recipient_hash = buf_slice(&hash);
-        if (rw->o.keep_recipient_address)
+        if (pl.as.keep_recipient_address)
             sent.recipient_addr = slice_make(addrs.p + first_start, first_len);
     }
     if (sent.recipient_domain.len && rw->d.provider)
@@ -993,7 +1000,7 @@ int rewrite_message(rewrite_t *rw, slice_t msg, const rewrite_env_t *env, buf_t 
     s.f.account = account;
     s.f.campaign = sent.campaign;
     s.f.message = msg_id;
-    s.f.recipient = env->nrcpt == 1 ? msg_id : 0;
+    s.f.recipient = one_rcpt ? msg_id : 0;
     s.f.sent_at = sent.sent_at;
     s.f.provider = sent.provider;
     buf_clear(&addrs);

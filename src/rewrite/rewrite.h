@@ -60,13 +60,24 @@ typedef struct {
     uint8_t provider;         /* token_provider_t */
 } rewrite_sent_t;
 
+/* An account's own settings that change how its messages are rewritten. */
+typedef struct {
+    bool honeypot;
+    bool keep_recipient_address;
+} rewrite_account_settings_t;
+
 /* Where sent messages are recorded (cli/ wires it to the store). Both return 0 or a
  * negative TO_E* code; a failure leaves the message unchanged. Must be thread-safe when
- * the rewrite_t is shared (the milter). */
+ * the rewrite_t is shared (the milter).
+ * account_settings (optional, may be NULL) is asked once per message for the settings of
+ * the message's account (env->account, else the options' account); *out comes in filled
+ * from the options and the callback changes what the account decides. It is called on
+ * the message path: it should answer from memory (cli/ keeps a cache). */
 typedef struct {
     int (*campaign_id)(void *ctx, uint64_t account, slice_t name, uint64_t *out_id);
     int (*message_sent)(void *ctx, const rewrite_sent_t *m, uint64_t *out_message_id);
     void *ctx;
+    void (*account_settings)(void *ctx, uint64_t account, rewrite_account_settings_t *out);
 } rewrite_sink_t;
 
 /* Mailbox provider of a recipient domain (token_provider_t code); NULL: provider 0. */
@@ -135,6 +146,12 @@ typedef struct {
     uint64_t account;  /* 0: the options' account */
     int64_t sent_at;   /* UNIX seconds; 0: now */
     const char *logid; /* e.g. the queue id, for log lines; may be NULL */
+    /* All envelope recipients when rcpt lists only some of them (the milter keeps at
+     * most a bounded number); 0 or less than nrcpt: nrcpt. It sets recipient_count and
+     * decides between per-recipient and per-message tokens; the domain comes from the
+     * listed recipients, so a caller that lists only some must list one of each other
+     * domain it saw (the milter does). */
+    size_t nrcpt_total;
 } rewrite_env_t;
 
 typedef enum {

@@ -5,6 +5,7 @@
 #   is in the store (`trueopen messages`);
 # - two messages on one SMTP connection are both rewritten (state reset per message);
 # - a malformed message arrives unchanged;
+# - the milter's /metrics (metrics_listen) counts what Postfix handed it;
 # - with the milter stopped, milter_default_action = tempfail answers 451.
 # Postfix runs from a private config dir (no systemd, no syslog, no DNS): virtual
 # Maildir delivery to uid/gid 65534 for one virtual domain, so nothing leaves the host.
@@ -31,6 +32,7 @@ fail() { echo "postfix_milter: FAIL: $*" >&2; [ -f "$DIR/maillog" ] && tail -20 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 PORT=$(free_port)
 [ "$PORT" != 25 ] || PORT=$(free_port)
+MPORT=$(free_port)
 
 TRACK=https://t.example.net
 KEYS=$DIR/keys.ring
@@ -99,7 +101,7 @@ postlog   unix-dgram n - n - 1 postlogd
 EOF
 
 "$BIN" milter --socket "unix:$SOCK" --socket-mode 0666 --keys "$KEYS" --db "$DB" \
-  --tracking-url "$TRACK" --account 5 > "$DIR/milter.log" 2>&1 &
+  --tracking-url "$TRACK" --account 5 --metrics-listen "127.0.0.1:$MPORT" > "$DIR/milter.log" 2>&1 &
 MILTER_PID=$!
 for _ in $(seq 100); do [ -S "$SOCK" ] && break; sleep 0.05; done
 [ -S "$SOCK" ] || fail "the milter did not open its socket"
@@ -236,6 +238,15 @@ sys.exit(0 if got == sent else 1)
 EOF
 grep -q 'delivered unchanged: parse' "$DIR/milter.log" || fail "no log line for the malformed message"
 [ "$("$BIN" messages --db "$DB" --format jsonl | wc -l)" = 3 ] || fail "the malformed message was recorded"
+
+# --- the counters: three rewritten (one link each), one malformed --------------------
+curl -s "http://127.0.0.1:$MPORT/metrics" > "$DIR/metrics.txt" || fail "no /metrics on $MPORT"
+for want in 'trueopen_rewrite_messages_total{status="rewritten"} 3' \
+            'trueopen_rewrite_messages_total{status="parse"} 1' \
+            'trueopen_rewrite_messages_total{status="untracked"} 0' \
+            'trueopen_rewrite_links_total 3'; do
+  grep -qxF "$want" "$DIR/metrics.txt" || fail "/metrics lacks '$want': $(grep '^trueopen_rewrite' "$DIR/metrics.txt" | tr '\n' ' ')"
+done
 
 # --- milter down: tempfail ---------------------------------------------------------------
 kill "$MILTER_PID"; wait "$MILTER_PID" 2>/dev/null || true; MILTER_PID=

@@ -206,6 +206,78 @@ static void test_envelope(void)
     rwf_clear(&f);
 }
 
+/* Recipients beyond those listed (the milter keeps a bounded number): the count is all
+ * of them, and the tokens name the message. */
+static void test_unlisted_recipients(void)
+{
+    rwf_t f;
+    CHECK_INT(rwf_init(&f, NULL, NULL), 0);
+    buf_t out = BUF_INIT, url = BUF_INIT;
+    rewrite_result_t res;
+    slice_t some[] = {SLICE_LIT("a@example.org"), SLICE_LIT("b@example.org")};
+    rewrite_env_t env = {.rcpt = some, .nrcpt = 2, .nrcpt_total = 1500};
+    CHECK_INT(rewrite_message(f.rw, slice_make(simple, strlen(simple)), &env, &out, &res), 0);
+    CHECK(res.changed);
+    CHECK_INT(f.sink.last.recipient_count, 1500);
+    CHECK_STR(f.sink.last_domain, "example.org");
+    CHECK_STR(f.sink.last_hash, "");
+    const char *c = strstr(buf_cstr(&out), RWF_TRACKING "/c/");
+    CHECK(c != NULL);
+    if (c) {
+        c += strlen(RWF_TRACKING "/c/");
+        token_fields_t tf;
+        CHECK_INT(token_open(f.ring, slice_make(c, strcspn(c, "\"")), &tf, &url), 0);
+        CHECK_INT(tf.recipient, 0);
+        CHECK_INT(tf.message, res.message_id);
+    }
+    /* one listed of several: no recipient hash, no recipient id */
+    env.nrcpt = 1;
+    env.nrcpt_total = 5;
+    buf_reset(&out);
+    CHECK_INT(rewrite_message(f.rw, slice_make(simple, strlen(simple)), &env, &out, &res), 0);
+    CHECK_INT(f.sink.last.recipient_count, 5);
+    CHECK_STR(f.sink.last_hash, "");
+    /* nrcpt_total below nrcpt changes nothing */
+    env.nrcpt = 2;
+    env.nrcpt_total = 1;
+    buf_reset(&out);
+    CHECK_INT(rewrite_message(f.rw, slice_make(simple, strlen(simple)), &env, &out, &res), 0);
+    CHECK_INT(f.sink.last.recipient_count, 2);
+    buf_clear(&out);
+    buf_clear(&url);
+    rwf_clear(&f);
+}
+
+/* The sink's account_settings decide the honeypot and address keeping per message, for
+ * the message's own account. */
+static void test_account_settings(void)
+{
+    rwf_t f;
+    CHECK_INT(rwf_init(&f, NULL, NULL), 0); /* options: honeypot on, addresses not kept */
+    f.sink.settings_account = 9;
+    f.sink.settings =
+        (rewrite_account_settings_t){.honeypot = false, .keep_recipient_address = true};
+    buf_t out = BUF_INIT;
+    rewrite_result_t res;
+    slice_t one = SLICE_LIT("<Jane@Example.org>");
+    rewrite_env_t env = {.rcpt = &one, .nrcpt = 1};
+    CHECK_INT(rewrite_message(f.rw, slice_make(simple, strlen(simple)), &env, &out, &res), 0);
+    CHECK(strstr(buf_cstr(&out), RWF_TRACKING "/h/") != NULL); /* account 7: the options */
+    CHECK_STR(f.sink.last_addr, "");
+    CHECK_INT(f.sink.settings_calls, 1);
+    env.account = 9;
+    buf_reset(&out);
+    CHECK_INT(rewrite_message(f.rw, slice_make(simple, strlen(simple)), &env, &out, &res), 0);
+    CHECK(res.changed);
+    CHECK(strstr(buf_cstr(&out), RWF_TRACKING "/h/") == NULL);
+    CHECK(strstr(buf_cstr(&out), RWF_TRACKING "/o/") != NULL);
+    CHECK_STR(f.sink.last_addr, "jane@example.org");
+    CHECK_INT(f.sink.last.account, 9);
+    CHECK_INT(f.sink.settings_calls, 2);
+    buf_clear(&out);
+    rwf_clear(&f);
+}
+
 static void test_fail_open(void)
 {
     rwf_t f;
@@ -308,6 +380,8 @@ int main(void)
     log_set_level(LOG_ERROR);
     test_golden();
     test_envelope();
+    test_unlisted_recipients();
+    test_account_settings();
     test_fail_open();
     test_bad_options();
     return test_done();

@@ -18,6 +18,10 @@ typedef struct {
     rewrite_sent_t last;
     char last_domain[256], last_hash[80], last_addr[256], last_mid[256], last_campaign[64];
     unsigned calls;
+    /* account_settings: the settings of account settings_account (0: none) */
+    uint64_t settings_account;
+    rewrite_account_settings_t settings;
+    unsigned settings_calls;
 } rwf_sink_t;
 
 static int rwf_campaign(void *ctx, uint64_t account, slice_t name, uint64_t *out)
@@ -50,6 +54,13 @@ static int rwf_sent(void *ctx, const rewrite_sent_t *m, uint64_t *out)
     snprintf(s->last_mid, sizeof(s->last_mid), "%.*s", SLICE_FMT(m->message_id_hdr));
     *out = ++s->next_message;
     return 0;
+}
+
+static void rwf_settings(void *ctx, uint64_t account, rewrite_account_settings_t *out)
+{
+    rwf_sink_t *s = ctx;
+    s->settings_calls++;
+    if (s->settings_account && account == s->settings_account) *out = s->settings;
 }
 
 static uint8_t rwf_provider(void *ctx, slice_t domain)
@@ -93,7 +104,7 @@ static inline int rwf_init(rwf_t *f, const char *settings_file, const char *cons
         return rc;
     }
     rewrite_deps_t d = {.ring = f->ring,
-                        .sink = {rwf_campaign, rwf_sent, &f->sink},
+                        .sink = {rwf_campaign, rwf_sent, &f->sink, rwf_settings},
                         .provider = rwf_provider,
                         .clock = &f->clock,
                         .rand = &f->rand};
