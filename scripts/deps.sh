@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config clang clang-format libclang-rt-14-dev
       libsodium-dev libsqlite3-dev sqlite3 libjansson-dev libmilter-dev
-      libpcre2-dev libhyperscan-dev libcurl4-openssl-dev
+      libpcre2-dev libhyperscan-dev libcurl4-openssl-dev libgmime-3.0-dev
       nginx wrk postfix swaks valgrind curl python3 iproute2 bc)
 missing=()
 for p in "${pkgs[@]}"; do
