@@ -384,9 +384,19 @@ static bool skip_url(plan_t *pl, slice_t u)
         if (slice_eq(slice_trim(pl->unsub[i]), u)) return true;
     if (rw->o.nskip) {
         char low[TOKEN_URL_MAX];
-        for (size_t i = 0; i < u.len; i++) low[i] = (char)tolower((unsigned char)u.p[i]);
-        for (size_t i = 0; i < rw->o.nskip; i++)
-            if (memmem(low, u.len, rw->skip_lower[i], strlen(rw->skip_lower[i]))) return true;
+        for (size_t i = 0; i < u.len; i++) {
+            char ch = u.p[i];
+            low[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
+        }
+        for (size_t i = 0; i < rw->o.nskip; i++) {
+            const char *pat = rw->skip_lower[i];
+            size_t n = strlen(pat);
+            for (const char *q = low; n <= u.len && q <= low + u.len - n; q++) {
+                q = memchr(q, pat[0], (size_t)(low + u.len - n + 1 - q));
+                if (!q) break;
+                if (memcmp(q, pat, n) == 0) return true;
+            }
+        }
     }
     return false;
 }
@@ -521,13 +531,16 @@ static const rewrite_html_attr_t *attr(const rewrite_html_tag_t *t, const char *
 /* Is a raw attribute value a URL on the tracking host under /<kind>/? */
 static bool tracked_kind(rewrite_t *rw, slice_t raw, char kind, buf_t *tmp)
 {
+    /* Only the first tl + 3 bytes are compared: references after them cannot change
+     * those, nor whether the text is longer (each decodes to at least one byte). */
+    size_t tl = rw->track_len;
     slice_t u = raw;
-    if (raw.len && memchr(raw.p, '&', raw.len)) {
+    size_t head = TO_MIN(raw.len, tl + 3);
+    if (head && memchr(raw.p, '&', head)) {
         buf_reset(tmp);
         rewrite_html_unescape(raw, tmp);
         u = buf_slice(tmp);
     }
-    size_t tl = rw->track_len;
     return u.len > tl + 3 && strncasecmp(u.p, rw->o.tracking_url, tl) == 0 && u.p[tl] == '/' &&
            u.p[tl + 1] == kind && u.p[tl + 2] == '/';
 }

@@ -1,0 +1,192 @@
+/*
+ * Reference transfer decoders and the base64 encoder: the plain byte-at-a-time versions,
+ * kept so tests and the codec fuzz target can check the vectorised ones in
+ * src/rewrite/codec.c against them, output for output.
+ */
+#ifndef TO_CODEC_REF_H
+#define TO_CODEC_REF_H
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "rewrite/rewrite_int.h"
+
+static const char ref_b64chars[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static uint8_t ref_b64val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') return (uint8_t)(c - 'A');
+    if (c >= 'a' && c <= 'z') return (uint8_t)(c - 'a' + 26);
+    if (c >= '0' && c <= '9') return (uint8_t)(c - '0' + 52);
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    if (c == '\r' || c == '\n' || c == ' ' || c == '\t') return 64;
+    if (c == '=') return 65;
+    return 255;
+}
+
+static int ref_hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+}
+
+static void ref_map_add(rewrite__qp_map_t *m, size_t dec, size_t enc)
+{
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 64;
+        m->dec = xrealloc(m->dec, xmul(m->cap, sizeof(size_t)));
+        m->enc = xrealloc(m->enc, xmul(m->cap, sizeof(size_t)));
+    }
+    m->dec[m->n] = dec;
+    m->enc[m->n++] = enc;
+}
+
+static bool ref_qp_decode_map(slice_t in, buf_t *out, rewrite__qp_map_t *map)
+{
+    const char *p = in.p, *end = in.p + in.len;
+    buf_reserve(out, in.len);
+    char *w = out->p + out->len; /* decoding never grows: in.len bytes are enough */
+    bool ok = true;
+    while (p < end && ok) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end; /* line content end */
+        bool crlf = nl && le > p && le[-1] == '\r';
+        if (crlf) le--;
+        const char *ce = le;
+        while (ce > p && (ce[-1] == ' ' || ce[-1] == '\t')) ce--; /* transport padding */
+        bool soft = ce > p && ce[-1] == '=';
+        const char *stop = soft ? ce - 1 : ce;
+        for (const char *q = p; q < stop;) {
+            const char *eq = memchr(q, '=', (size_t)(stop - q));
+            size_t run = (size_t)((eq ? eq : stop) - q);
+            memcpy(w, q, run);
+            w += run;
+            if (!eq) break;
+            int h = stop - eq >= 3 ? ref_hexval((unsigned char)eq[1]) : -1;
+            int l = h >= 0 ? ref_hexval((unsigned char)eq[2]) : -1;
+            if (l < 0) {
+                ok = false;
+                break;
+            }
+            *w++ = (char)(h * 16 + l);
+            q = eq + 3;
+        }
+        if (!nl) break;
+        if (!soft) {
+            if (crlf) *w++ = '\r';
+            *w++ = '\n';
+            if (map) ref_map_add(map, (size_t)(w - out->p), (size_t)(nl + 1 - in.p));
+        }
+        p = nl + 1;
+    }
+    if (map && ok && (map->n == 0 || map->enc[map->n - 1] < in.len))
+        ref_map_add(map, (size_t)(w - out->p), in.len); /* the last line, without a break */
+    out->len = (size_t)(w - out->p);
+    out->p[out->len] = 0;
+    return ok;
+}
+
+static bool ref_b64_decode(slice_t in, buf_t *out, bool *out_trailing_eol)
+{
+    const unsigned char *p = (const unsigned char *)in.p;
+    size_t n = in.len;
+    *out_trailing_eol = n > 0 && p[n - 1] == '\n';
+    buf_reserve(out, n / 4 * 3 + 3);
+    char *w = out->p + out->len;
+    uint32_t acc = 0;
+    int have = 0, pad = 0;
+    bool ok = true;
+    size_t i = 0;
+    while (i < n) {
+        /* fast path: four data bytes in a row */
+        if (have == 0 && !pad && i + 4 <= n) {
+            uint8_t a = ref_b64val(p[i]), b = ref_b64val(p[i + 1]), c = ref_b64val(p[i + 2]),
+                    d = ref_b64val(p[i + 3]);
+            if ((a | b | c | d) < 64) {
+                uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | d;
+                w[0] = (char)(v >> 16);
+                w[1] = (char)(v >> 8);
+                w[2] = (char)v;
+                w += 3;
+                i += 4;
+                continue;
+            }
+        }
+        uint8_t v = ref_b64val(p[i++]);
+        if (v == 64) continue;
+        if (v == 65) {
+            if (++pad > 2) {
+                ok = false;
+                break;
+            }
+            continue;
+        }
+        if (v == 255 || pad) { /* junk, or data after padding */
+            ok = false;
+            break;
+        }
+        acc = acc << 6 | v;
+        if (++have == 4) {
+            w[0] = (char)(acc >> 16);
+            w[1] = (char)(acc >> 8);
+            w[2] = (char)acc;
+            w += 3;
+            acc = 0;
+            have = 0;
+        }
+    }
+    if (ok) {
+        if (have == 0) {
+            ok = pad == 0;
+        } else if (have == 2 && pad == 2) {
+            *w++ = (char)(acc >> 4);
+            ok = (acc & 0xf) == 0;
+        } else if (have == 3 && pad == 1) {
+            w[0] = (char)(acc >> 10);
+            w[1] = (char)(acc >> 2);
+            w += 2;
+            ok = (acc & 0x3) == 0;
+        } else {
+            ok = false;
+        }
+    }
+    out->len = (size_t)(w - out->p);
+    out->p[out->len] = 0;
+    return ok;
+}
+
+static void ref_b64_encode(slice_t in, bool crlf, bool trailing_eol, buf_t *out)
+{
+    const unsigned char *p = (const unsigned char *)in.p;
+    size_t n = in.len, col = 0;
+    buf_reserve(out, (n + 2) / 3 * 4 + (n / 57 + 2) * 2);
+    char *w = out->p + out->len;
+    for (size_t i = 0; i < n; i += 3) {
+        if (col == 76) {
+            if (crlf) *w++ = '\r';
+            *w++ = '\n';
+            col = 0;
+        }
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < n) v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < n) v |= p[i + 2];
+        w[0] = ref_b64chars[v >> 18];
+        w[1] = ref_b64chars[(v >> 12) & 63];
+        w[2] = i + 1 < n ? ref_b64chars[(v >> 6) & 63] : '=';
+        w[3] = i + 2 < n ? ref_b64chars[v & 63] : '=';
+        w += 4;
+        col += 4;
+    }
+    if (trailing_eol && n > 0) {
+        if (crlf) *w++ = '\r';
+        *w++ = '\n';
+    }
+    out->len = (size_t)(w - out->p);
+    out->p[out->len] = 0;
+}
+
+#endif
