@@ -664,17 +664,14 @@ static void plan_text(plan_t *pl, part_plan_t *pp)
 
 typedef struct {
     token_fields_t f;
-    buf_t tok;
 } sealer_t;
 
 static void seal(rewrite_t *rw, sealer_t *s, uint32_t link, slice_t url, buf_t *out)
 {
     s->f.link = link;
     s->f.url = url;
-    buf_reset(&s->tok);
-    if (token_seal(rw->d.ring, &s->f, rw->d.rand, &s->tok) != 0)
+    if (token_seal(rw->d.ring, &s->f, rw->d.rand, out) != 0)
         log_panic("token_seal failed on a planned link"); /* sizes are checked in planning */
-    buf_append_slice(out, buf_slice(&s->tok));
 }
 
 static void emit_block(rewrite_t *rw, sealer_t *s, const edit_t *e, bool crlf, buf_t *out)
@@ -736,11 +733,31 @@ static void emit_part(plan_t *pl, part_plan_t *pp, sealer_t *s, buf_t *out)
         /* Lines without edits keep their encoded bytes; changed lines are re-encoded. */
         slice_t enc = slice_make(pl->msg.p + l->body_start, l->body_end - l->body_start);
         buf_t line = BUF_INIT;
-        size_t dstart = 0, estart = 0;
-        for (size_t k = 0; k < pp->qp.n; k++) {
-            bool last = k + 1 == pp->qp.n;
+        size_t dstart = 0, estart = 0, n = pp->qp.n;
+        for (size_t k = 0; k < n; k++) {
+            if (ei == pp->ned) { /* no more edits: the rest as it was */
+                buf_append(out, enc.p + estart, pp->qp.enc[n - 1] - estart);
+                break;
+            }
+            /* Skip to the line of the next edit (the first line ending after it, or the
+             * last line) and copy the lines before it in one piece. */
+            size_t lo = k, hi = n - 1, off = pp->ed[ei].off;
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (pp->qp.dec[mid] > off)
+                    hi = mid;
+                else
+                    lo = mid + 1;
+            }
+            if (lo > k) {
+                buf_append(out, enc.p + estart, pp->qp.enc[lo - 1] - estart);
+                dstart = pp->qp.dec[lo - 1];
+                estart = pp->qp.enc[lo - 1];
+                k = lo;
+            }
+            bool last = k + 1 == n;
             size_t dend = pp->qp.dec[k];
-            if (ei < pp->ned && (pp->ed[ei].off < dend || (last && pp->ed[ei].off <= dend))) {
+            if (pp->ed[ei].off < dend || (last && pp->ed[ei].off <= dend)) {
                 buf_reset(&line);
                 size_t pos = dstart;
                 for (;;) {
@@ -1009,7 +1026,7 @@ int rewrite_message(rewrite_t *rw, slice_t msg, const rewrite_env_t *env, buf_t 
     }
 
     /* Seal and emit. */
-    sealer_t s = {.tok = BUF_INIT};
+    sealer_t s = {0};
     s.f.account = account;
     s.f.campaign = sent.campaign;
     s.f.message = msg_id;
@@ -1028,7 +1045,6 @@ int rewrite_message(rewrite_t *rw, slice_t msg, const rewrite_env_t *env, buf_t 
         pos = l->body_end;
     }
     buf_append(out, msg.p + pos, msg.len - pos);
-    buf_clear(&s.tok);
     res->changed = true;
     res->links = pl.links;
     res->message_id = msg_id;

@@ -1,19 +1,34 @@
 #include "util/util.h"
 
+#include <pthread.h>
+#include <string.h>
+
 static const char b64u[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/* Two characters per 12 bits: every token is encoded, so three bytes cost two loads. */
+static char b64u_pairs[4096][2];
+static pthread_once_t pairs_once = PTHREAD_ONCE_INIT;
+
+static void pairs_init(void)
+{
+    for (int v = 0; v < 4096; v++) {
+        b64u_pairs[v][0] = b64u[v >> 6];
+        b64u_pairs[v][1] = b64u[v & 63];
+    }
+}
 
 void b64url_encode(buf_t *out, const void *src, size_t n)
 {
     const uint8_t *p = src;
+    pthread_once(&pairs_once, pairs_init);
     buf_reserve(out, (n + 2) / 3 * 4);
     char *o = out->p + out->len;
     size_t i = 0;
     for (; i + 3 <= n; i += 3) {
         uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        *o++ = b64u[v >> 18];
-        *o++ = b64u[(v >> 12) & 63];
-        *o++ = b64u[(v >> 6) & 63];
-        *o++ = b64u[v & 63];
+        memcpy(o, b64u_pairs[v >> 12], 2);
+        memcpy(o + 2, b64u_pairs[v & 4095], 2);
+        o += 4;
     }
     if (n - i == 1) {
         uint32_t v = (uint32_t)p[i] << 16;
