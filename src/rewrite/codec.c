@@ -167,6 +167,22 @@ void rewrite__qp_encode(slice_t in, bool crlf, buf_t *out)
         if (qp_class[c] == 1) {
             /* a run of printable bytes up to the line's room */
             size_t room = col < 75 ? 75 - col : 0, k = 0;
+#if defined(__SSE2__)
+            /* 16 at a time while all are printable, or spaces with no line end after */
+            const __m128i sp = _mm_set1_epi8(' '), cr = _mm_set1_epi8('\r'),
+                          lf = _mm_set1_epi8('\n'), eqc = _mm_set1_epi8('=');
+            while (k + 16 <= room && i + k + 17 <= n) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + i + k));
+                __m128i nx = _mm_loadu_si128((const __m128i *)(const void *)(p + i + k + 1));
+                __m128i print =
+                    _mm_and_si128(_mm_cmpgt_epi8(v, sp), _mm_cmpgt_epi8(_mm_set1_epi8(127), v));
+                print = _mm_andnot_si128(_mm_cmpeq_epi8(v, eqc), print);
+                __m128i eol_next = _mm_or_si128(_mm_cmpeq_epi8(nx, cr), _mm_cmpeq_epi8(nx, lf));
+                __m128i space_ok = _mm_andnot_si128(eol_next, _mm_cmpeq_epi8(v, sp));
+                if (_mm_movemask_epi8(_mm_or_si128(print, space_ok)) != 0xffff) break;
+                k += 16;
+            }
+#endif
             /* spaces and tabs join the run unless a line end (or the end) follows */
             while (k < room && i + k < n) {
                 uint8_t cl = qp_class[p[i + k]];

@@ -1,5 +1,5 @@
 /*
- * Reference transfer decoders and the base64 encoder: the plain byte-at-a-time versions,
+ * Reference transfer decoders and encoders: the plain byte-at-a-time versions,
  * kept so tests and the codec fuzz target can check the vectorised ones in
  * src/rewrite/codec.c against them, output for output.
  */
@@ -184,6 +184,85 @@ static void ref_b64_encode(slice_t in, bool crlf, bool trailing_eol, buf_t *out)
     if (trailing_eol && n > 0) {
         if (crlf) *w++ = '\r';
         *w++ = '\n';
+    }
+    out->len = (size_t)(w - out->p);
+    out->p[out->len] = 0;
+}
+
+static uint8_t ref_qp_class[256]; /* 1: printable; 2: space or tab; 0: encoded */
+static const char ref_hexd[] = "0123456789ABCDEF";
+
+static void ref_qp_tables(void)
+{
+    for (int c = 33; c <= 126; c++) ref_qp_class[c] = c == '=' ? 0 : 1;
+    ref_qp_class[' '] = ref_qp_class['\t'] = 2;
+}
+
+static void ref_qp_encode(slice_t in, bool crlf, buf_t *out)
+{
+    const unsigned char *p = (const unsigned char *)in.p;
+    size_t n = in.len, col = 0;
+    ref_qp_tables();
+    /* worst case: every byte as =XX, plus a soft break (3 bytes) per 25 of them */
+    buf_reserve(out, xmul(n, 4) + 16);
+    char *w = out->p + out->len;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = p[i];
+        if (ref_qp_class[c] == 1) {
+            /* a run of printable bytes up to the line's room */
+            size_t room = col < 75 ? 75 - col : 0, k = 0;
+            /* spaces and tabs join the run unless a line end (or the end) follows */
+            while (k < room && i + k < n) {
+                uint8_t cl = ref_qp_class[p[i + k]];
+                if (cl != 1 &&
+                    !(cl == 2 && i + k + 1 < n && p[i + k + 1] != '\r' && p[i + k + 1] != '\n'))
+                    break;
+                k++;
+            }
+            if (k > 0) {
+                memcpy(w, p + i, k);
+                w += k;
+                col += k;
+                i += k - 1;
+                continue;
+            }
+        }
+        /* Line breaks stay as they were (CRLF or a bare LF; the decoder gives back exactly
+         * what it read); crlf only chooses the soft breaks' form. */
+        bool hard = c == '\n' || (c == '\r' && i + 1 < n && p[i + 1] == '\n');
+        if (hard) {
+            if (c == '\r') {
+                *w++ = '\r';
+                i++;
+            }
+            *w++ = '\n';
+            col = 0;
+            continue;
+        }
+        /* Whitespace is literal unless it would end a line (before a hard break or the
+         * end of the text), where transport may strip it. */
+        bool ends_line =
+            i + 1 == n || p[i + 1] == '\n' || (p[i + 1] == '\r' && i + 2 < n && p[i + 2] == '\n');
+        bool literal = ref_qp_class[c] == 1 || (ref_qp_class[c] == 2 && !ends_line);
+        size_t elen = literal ? 1 : 3;
+        /* 76 octets per line including the soft break's '='; the last unit of a line
+         * may use the 76th column when the hard break or the end follows. */
+        size_t limit = ends_line ? 76 : 75;
+        if (col + elen > limit) {
+            *w++ = '=';
+            if (crlf) *w++ = '\r';
+            *w++ = '\n';
+            col = 0;
+        }
+        if (literal) {
+            *w++ = (char)c;
+        } else {
+            w[0] = '=';
+            w[1] = ref_hexd[c >> 4];
+            w[2] = ref_hexd[c & 15];
+            w += 3;
+        }
+        col += elen;
     }
     out->len = (size_t)(w - out->p);
     out->p[out->len] = 0;

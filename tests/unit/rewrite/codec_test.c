@@ -171,7 +171,10 @@ static void differential(void)
         for (size_t i = 0; i < n; i++) x[i] = (uint8_t) "ab =3D\r\n\t=A9=\n  x"[x[i] % 17];
         bad += disagree(in);
         buf_reset(&e);
+        buf_reset(&ref);
         rewrite__qp_encode(in, h[2] & 1, &e);
+        ref_qp_encode(in, h[2] & 1, &ref);
+        if (!slice_eq(buf_slice(&e), buf_slice(&ref))) encodings++;
         bad += disagree(buf_slice(&e));
         buf_clear(&e);
         buf_clear(&ref);
