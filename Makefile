@@ -47,7 +47,7 @@ docs: build
 	@build/trueopen config docs > docs/config.md
 
 format:
-	@clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h')
+	@clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'tests/*.h' 'bench/*.c' 'bench/*.h')
 
 bench: build
 	@for b in bench/*.sh; do bash $$b; done

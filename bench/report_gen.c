@@ -84,13 +84,24 @@ static const agent_t agents[] = {
      "198.51.100.77"},
     {"preview:slack", 1, 'c', "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
      "54.209.1.1"},
-    {"yahoo_proxy", 0, 'o', "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html",
-     "98.136.1.1"},
+    {"yahoo_proxy", 0, 'o',
+     "YahooMailProxy; https://help.yahoo.com/kb/yahoo-mail-proxy-SLN28749.html", "98.136.1.1"},
     {"thunderbird", 0, '*',
-     "Mozilla/5.0 (X11; Linux x86_64; rv:115.0) Gecko/20100101 Thunderbird/115.6.0",
-     "192.0.2.90"},
+     "Mozilla/5.0 (X11; Linux x86_64; rv:115.0) Gecko/20100101 Thunderbird/115.6.0", "192.0.2.90"},
 };
-enum { A_MPP, A_AMAIL, A_GPRE, A_GPROXY, A_SAFE, A_OUTLOOK, A_PP, A_CHROME, A_PREVIEW, A_YAHOO, A_TB };
+enum {
+    A_MPP,
+    A_AMAIL,
+    A_GPRE,
+    A_GPROXY,
+    A_SAFE,
+    A_OUTLOOK,
+    A_PP,
+    A_CHROME,
+    A_PREVIEW,
+    A_YAHOO,
+    A_TB
+};
 
 /* Provider codes (token.h) with their share of recipients, in percent. */
 static const struct {
@@ -170,12 +181,14 @@ int main(int argc, char **argv)
                            " ?4, ?5, ?6, ?7, ?8)",
                            -1, &io, NULL))
         die(db, "prepare outcomes");
-    static const char *const urls[] = {
-        "", "https://clinic.example/portal", "https://clinic.example/appointments",
-        "https://clinic.example/results", "https://clinic.example/billing",
-        "https://clinic.example/contact"};
-    static const char *const domains[] = {"gmail.com", "icloud.com", "contoso.com",
-                                          "fabrikam.com", "yahoo.com", "example.net"};
+    static const char *const urls[] = {"",
+                                       "https://clinic.example/portal",
+                                       "https://clinic.example/appointments",
+                                       "https://clinic.example/results",
+                                       "https://clinic.example/billing",
+                                       "https://clinic.example/contact"};
+    static const char *const domains[] = {"gmail.com",    "icloud.com", "contoso.com",
+                                          "fabrikam.com", "yahoo.com",  "example.net"};
     const long long sent0 = 1796292000LL;
     long long ev_id = 0, emitted = 0;
     char hdr[64], hash[24];
@@ -184,8 +197,10 @@ int main(int argc, char **argv)
          * up the difference so the total is exact */
         long long left_msgs = n_msg - m + 1, left_ev = n_ev - emitted;
         long long n;
-        if (left_msgs <= 1000) n = left_ev / left_msgs + (left_ev % left_msgs ? 1 : 0);
-        else n = pick(4) == 0 ? 0 : 1 + pick(24);
+        if (left_msgs <= 1000)
+            n = left_ev / left_msgs + (left_ev % left_msgs ? 1 : 0);
+        else
+            n = pick(4) == 0 ? 0 : 1 + pick(24);
         if (n > left_ev) n = left_ev;
         int pr = pick(100), acc = 0, provider = 11, di = 5;
         for (size_t i = 0; i < sizeof(providers) / sizeof(providers[0]); i++) {
@@ -218,8 +233,10 @@ int main(int argc, char **argv)
             sqlite3_bind_int(ie, 5, link);
             sqlite3_bind_int64(ie, 6, sent);
             sqlite3_bind_int(ie, 7, provider);
-            if (route == 'c') sqlite3_bind_text(ie, 8, urls[link], -1, SQLITE_STATIC);
-            else sqlite3_bind_null(ie, 8);
+            if (route == 'c')
+                sqlite3_bind_text(ie, 8, urls[link], -1, SQLITE_STATIC);
+            else
+                sqlite3_bind_null(ie, 8);
             sqlite3_bind_text(ie, 9, ag->ip, -1, SQLITE_STATIC);
             sqlite3_bind_text(ie, 10, ag->ua, -1, SQLITE_STATIC);
             sqlite3_bind_int(ie, 11, ag->automated);
@@ -242,8 +259,10 @@ int main(int argc, char **argv)
             for (int v = 0; v < 2; v++) {
                 if (v == 0 && ag->automated) continue;
                 if (route == 'o' || route == 'c') {
-                    if (route == 'o') st[v][0]++;
-                    else st[v][1]++;
+                    if (route == 'o')
+                        st[v][0]++;
+                    else
+                        st[v][1]++;
                     if (!st[v][2] || ts_us < st[v][2]) st[v][2] = ts_us; /* click opens too */
                     if (route == 'c' && (!st[v][3] || ts_us < st[v][3])) st[v][3] = ts_us;
                 }

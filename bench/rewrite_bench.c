@@ -86,7 +86,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", err);
         return 1;
     }
-    double best_rw = 1e30, best_parse = 1e30, best_read = 1e30;
+    double best_rw = 1e30, best_parse = 1e30, best_read = 1e30, best_touch = 1e30;
     double best_rw_k[3] = {1e30, 1e30, 1e30}, best_parse_k[3] = {1e30, 1e30, 1e30};
     size_t bytes_k[3] = {0};
     int n_k[3] = {0};
@@ -152,6 +152,14 @@ int main(int argc, char **argv)
             rewrite__mime_clear(&m);
         }
         double t3 = now_s();
+        /* reading each message once (a scan for a byte it does not hold), from memory as
+         * cold as the loops above find it: no rewrite can do with less */
+        size_t touched = 0;
+        for (int i = 0; i < n; i++)
+            touched += memchr(items[i].msg.p, '\x01', items[i].msg.len) != NULL;
+        __asm__ volatile("" : : "r"(touched));
+        double t4 = now_s();
+        if (t4 - t3 < best_touch) best_touch = t4 - t3;
         if (t1 - t0 < best_rw) best_rw = t1 - t0;
         if (t2 - t1 < best_parse) best_parse = t2 - t1;
         if (t3 - t2 < best_read) best_read = t3 - t2;
@@ -213,9 +221,13 @@ int main(int argc, char **argv)
         }
         double per = (now_s() - s0) / ns;
         double share = per * (double)(links + 2 * (uint64_t)n) / best_rw;
+        double seal_all = per * (double)(links + 2 * (uint64_t)n);
         printf("token_seal: %.2f us per token; sealing is %.0f%% of the rewrite time "
                "(%.1f tokens a message)\n",
                per * 1e6, share * 100, (double)(links + 2 * (uint64_t)n) / n);
+        printf("floor: reading each message once (%.1f MB/s) plus sealing its tokens takes "
+               "%.2f x the bare parse, before any parsing, decoding or encoding\n",
+               mb / best_touch, (best_touch + seal_all) / best_parse);
         buf_clear(&tb);
     }
     buf_clear(&dec);

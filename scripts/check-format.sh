@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v clang-format >/dev/null || { echo "check-format: clang-format missing" >&2; exit 1; }
-files=$(ls src/*/*.[ch] tests/unit/*.h tests/unit/*/*.c tests/fuzz/*.c 2>/dev/null || true)
+files=$(ls src/*/*.[ch] tests/unit/*.h tests/unit/*/*.c tests/fuzz/*.[ch] bench/*.[ch] 2>/dev/null || true)
 bad=0
 for f in $files; do
   if ! clang-format --dry-run -Werror "$f" >/dev/null 2>&1; then
