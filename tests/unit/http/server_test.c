@@ -723,6 +723,46 @@ static void test_graceful_stop(void)
     buf_clear(&r.body);
 }
 
+/* No key ring: a monitoring listener. /healthz and /metrics (with the sink's series)
+ * answer; every tracking route is 404 even for a valid token, and nothing reaches the
+ * sink. */
+static void test_monitor(void)
+{
+    tsink_t ts;
+    ts_init(&ts);
+    token_ring_t *keys = ring;
+    ring = NULL;
+    http_server_t *s = start(&ts, &clock_system, NULL);
+    ring = keys;
+    resp_t r = {0};
+    char path[1024];
+    int fd = dial();
+    CHECK(fd >= 0);
+    say(fd, get("GET", "/healthz", NULL));
+    get_resp(fd, &r, false);
+    CHECK_INT(r.status, 200);
+    CHECK_STR(buf_cstr(&r.body), "ok\n");
+    const char *const toks[] = {"/o/", tok_open, "/c/", tok_click, "/h/", tok_honey};
+    for (size_t i = 0; i < TO_ARRAY_LEN(toks); i += 2) {
+        snprintf(path, sizeof(path), "%s%s", toks[i], toks[i + 1]);
+        say(fd, get("GET", path, NULL));
+        get_resp(fd, &r, false);
+        CHECK_INT(r.status, 404);
+    }
+    say(fd, get("GET", "/metrics", NULL));
+    get_resp(fd, &r, false);
+    CHECK_INT(r.status, 200);
+    CHECK(strstr(buf_cstr(&r.body), "trueopen_test_sink_events 0\n") != NULL);
+    CHECK(strstr(buf_cstr(&r.body), "trueopen_http_requests_total{route=\"click\",status=\"404\"} "
+                                    "1\n") != NULL);
+    CHECK_INT(ts_nrec(&ts), 0);
+    hangup(fd);
+    http_server_free(s);
+    ts_stop(&ts);
+    buf_clear(&r.head);
+    buf_clear(&r.body);
+}
+
 static void test_settings(void)
 {
     const cfg_def_t *const t[] = {http_cfg, NULL};
@@ -776,6 +816,7 @@ int main(void)
     test_limits();
     test_proxy_idle_maxconn();
     test_graceful_stop();
+    test_monitor();
     test_settings();
     token_ring_free(ring);
     for (size_t i = 0; i < TO_ARRAY_LEN(pending); i++) buf_clear(&pending[i]);

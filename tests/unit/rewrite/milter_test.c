@@ -259,6 +259,24 @@ static void conversations(const token_ring_t *ring)
     CHECK_INT(r.body.len, 0);
     CHECK(!r.header);
 
+    /* 7: more recipients than the milter keeps (1000): rewritten, tokens name the message */
+    enum { NMANY = 1200 };
+    static char many_buf[NMANY][32];
+    static const char *many[NMANY + 1];
+    for (int i = 0; i < NMANY; i++) {
+        snprintf(many_buf[i], sizeof(many_buf[i]), "<p%d@example.org>", i);
+        many[i] = many_buf[i];
+    }
+    many[NMANY] = NULL;
+    begin(a, many, "<m8@clinic.example>");
+    body(a, html);
+    end(a, &r);
+    CHECK_INT(r.verdict, 'c');
+    CHECK(r.header);
+    CHECK(token_in(ring, buf_slice(&r.body), 'c', &f, &url));
+    CHECK_INT(f.recipient, 0);
+    CHECK(f.message != 0);
+
     send_pkt(a, 'Q', NULL, 0);
     close(a);
     buf_clear(&r.body);
