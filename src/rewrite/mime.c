@@ -202,10 +202,14 @@ static int parse_headers(walk_t *w, size_t start, size_t end, bool top, part_hdr
             slice_t val = slice_make(line + i + 1, clen - i - 1);
             cur_start = line;
             cur = NULL;
+            /* Two of a field that says what the body is: readers differ on which one
+             * counts, so a guess could rewrite a part as something it is not. */
             if (slice_caseeq_cstr(name, "content-type")) {
+                if (ctv.p) return fail(w, "two Content-Type fields");
                 ctv = val;
                 cur = &ctv;
             } else if (slice_caseeq_cstr(name, "content-transfer-encoding")) {
+                if (h->cte.p) return fail(w, "two Content-Transfer-Encoding fields");
                 h->cte = val;
                 cur = &h->cte;
             } else if (slice_caseeq_cstr(name, "content-disposition")) {
