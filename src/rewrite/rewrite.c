@@ -54,6 +54,8 @@ struct rewrite {
     char track_host[256];
     size_t track_len;  /* strlen(o.tracking_url) */
     char **skip_lower; /* o.skip_patterns, lowercased */
+    size_t *skip_len;
+    uint64_t skip_first[256]; /* bit i: pattern i (of the first 64) starts with this byte */
     uint8_t hash_key[32];
     _Atomic uint64_t by_status[REWRITE__STATUS_COUNT];
     _Atomic uint64_t links, parts_bad, parts_charset;
@@ -220,9 +222,12 @@ int rewrite_new(rewrite_opts_t *opts, const rewrite_deps_t *deps, rewrite_t **ou
     sodium_memzero(key, sizeof(key));
     rw->track_len = strlen(rw->o.tracking_url);
     rw->skip_lower = xcalloc(rw->o.nskip ? rw->o.nskip : 1, sizeof(char *));
+    rw->skip_len = xcalloc(rw->o.nskip ? rw->o.nskip : 1, sizeof(size_t));
     for (size_t i = 0; i < rw->o.nskip; i++) {
         rw->skip_lower[i] = xstrdup(rw->o.skip_patterns[i]);
         for (char *c = rw->skip_lower[i]; *c; c++) *c = (char)tolower((unsigned char)*c);
+        rw->skip_len[i] = strlen(rw->skip_lower[i]);
+        if (i < 64) rw->skip_first[(unsigned char)rw->skip_lower[i][0]] |= 1ull << i;
     }
     slice_t h = url_host(slice_cstr(rw->o.tracking_url), NULL);
     size_t n = TO_MIN(h.len, sizeof(rw->track_host) - 1);
@@ -236,6 +241,7 @@ void rewrite_free(rewrite_t *rw)
     if (!rw) return;
     for (size_t i = 0; i < rw->o.nskip; i++) free(rw->skip_lower[i]);
     free(rw->skip_lower);
+    free(rw->skip_len);
     rewrite_opts_clear(&rw->o);
     sodium_memzero(rw->hash_key, sizeof(rw->hash_key));
     free(rw);
@@ -328,8 +334,12 @@ static size_t token_len_max(size_t n)
 static void clean_url(slice_t u, buf_t *out)
 {
     u = slice_trim(u);
+    buf_reserve(out, u.len);
+    char *w = out->p + out->len;
     for (size_t i = 0; i < u.len; i++)
-        if (u.p[i] != '\t' && u.p[i] != '\n' && u.p[i] != '\r') buf_putc(out, u.p[i]);
+        if (u.p[i] != '\t' && u.p[i] != '\n' && u.p[i] != '\r') *w++ = u.p[i];
+    out->len = (size_t)(w - out->p);
+    out->p[out->len] = 0;
 }
 
 static bool has_scheme(slice_t u)
@@ -388,15 +398,17 @@ static bool skip_url(plan_t *pl, slice_t u)
             char ch = u.p[i];
             low[i] = ch >= 'A' && ch <= 'Z' ? (char)(ch + 32) : ch;
         }
-        for (size_t i = 0; i < rw->o.nskip; i++) {
-            const char *pat = rw->skip_lower[i];
-            size_t n = strlen(pat);
-            for (const char *q = low; n <= u.len && q <= low + u.len - n; q++) {
-                q = memchr(q, pat[0], (size_t)(low + u.len - n + 1 - q));
-                if (!q) break;
-                if (memcmp(q, pat, n) == 0) return true;
+        /* one pass for the first 64 patterns: at each byte, only those starting with it */
+        for (size_t at = 0; at < u.len; at++) {
+            for (uint64_t m = rw->skip_first[(unsigned char)low[at]]; m; m &= m - 1) {
+                size_t i = (size_t)__builtin_ctzll(m);
+                if (rw->skip_len[i] <= u.len - at &&
+                    memcmp(low + at, rw->skip_lower[i], rw->skip_len[i]) == 0)
+                    return true;
             }
         }
+        for (size_t i = 64; i < rw->o.nskip; i++)
+            if (memmem(low, u.len, rw->skip_lower[i], rw->skip_len[i])) return true;
     }
     return false;
 }
