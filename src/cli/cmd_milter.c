@@ -113,18 +113,28 @@ int cmd_milter(int argc, char **argv)
         config_free(c);
         return cli_usage("milter");
     }
-    cli_rewriter_t *r;
-    if (cli_rewriter_open(c, &r, err, sizeof(err)) != 0) {
-        fprintf(stderr, "trueopen milter: %s\n", err);
-        config_free(c);
-        return 1;
-    }
+    /* The listener binds before the store is opened: a bad metrics_listen changes
+     * nothing. */
     http_server_t *srv = NULL;
-    milter_metrics_t mm = {.sink = {.submit = mm_submit, .metrics = mm_metrics},
-                           .rw = cli_rewriter_get(r)};
     const char *ml = config_str(c, "metrics_listen");
     if (ml) {
         int mrc = metrics_open(ml, &srv, err, sizeof(err));
+        if (mrc != 0) {
+            fprintf(stderr, "trueopen milter: metrics_listen: %s\n", err);
+            config_free(c);
+            return mrc == TO_EINVAL ? 2 : 1;
+        }
+    }
+    cli_rewriter_t *r;
+    if (cli_rewriter_open(c, &r, err, sizeof(err)) != 0) {
+        fprintf(stderr, "trueopen milter: %s\n", err);
+        http_server_free(srv);
+        config_free(c);
+        return 1;
+    }
+    milter_metrics_t mm = {.sink = {.submit = mm_submit, .metrics = mm_metrics},
+                           .rw = cli_rewriter_get(r)};
+    if (srv) {
         /* libmilter takes SIGTERM/SIGINT/SIGHUP with sigwait in a thread of its own; the
          * listener's thread must not catch them (their default action ends the process
          * before the milter has stopped) */
@@ -134,17 +144,14 @@ int cmd_milter(int argc, char **argv)
         sigaddset(&sigs, SIGINT);
         sigaddset(&sigs, SIGHUP);
         pthread_sigmask(SIG_BLOCK, &sigs, &old);
-        if (mrc == 0 && http_server_start(srv, &mm.sink) != 0) {
-            snprintf(err, sizeof(err), "cannot start the metrics listener thread");
-            mrc = TO_EIO;
-        }
+        int mrc = http_server_start(srv, &mm.sink);
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         if (mrc != 0) {
-            fprintf(stderr, "trueopen milter: metrics_listen: %s\n", err);
+            fprintf(stderr, "trueopen milter: metrics_listen: cannot start the listener thread\n");
             http_server_free(srv);
             cli_rewriter_close(r);
             config_free(c);
-            return mrc == TO_EINVAL ? 2 : 1;
+            return 1;
         }
         log_info("milter: metrics on %.*s:%u", (int)(strrchr(ml, ':') - ml), ml,
                  (unsigned)http_server_port(srv));

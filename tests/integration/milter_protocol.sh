@@ -224,10 +224,20 @@ check '! curl -s "$M/healthz" >/dev/null' "the metrics listener still answers af
 
 # --- a bad metrics_listen is a usage error ---------------------------------------------
 rc=0
-"$BIN" milter --socket "unix:$T/c.sock" --keys "$KEYS" --db "$DB" --tracking-url "$TRACK" \
+"$BIN" milter --socket "unix:$T/c.sock" --keys "$KEYS" --db "$T/c.db" --tracking-url "$TRACK" \
   --account 5 --metrics-listen nonsense > "$T/c.log" 2>&1 || rc=$?
-check '[ "$rc" = 2 ] && grep -q "metrics_listen" "$T/c.log" && [ ! -S "$T/c.sock" ]' \
-  "a bad metrics_listen did not exit 2 before opening the socket (exit $rc)"
+check '[ "$rc" = 2 ] && grep -q "metrics_listen" "$T/c.log" && [ ! -S "$T/c.sock" ] && [ ! -e "$T/c.db" ]' \
+  "a bad metrics_listen did not exit 2 before opening the socket and the store (exit $rc)"
+# a port in use: exit 1, nothing opened either
+python3 -c 'import socket,time; s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(); print(s.getsockname()[1], flush=True); time.sleep(120)' \
+  > "$T/busy.port" &
+PIDS+=($!)
+for _ in $(seq 100); do [ -s "$T/busy.port" ] && break; sleep 0.05; done
+rc=0
+"$BIN" milter --socket "unix:$T/c.sock" --keys "$KEYS" --db "$T/c.db" --tracking-url "$TRACK" \
+  --account 5 --metrics-listen "127.0.0.1:$(cat "$T/busy.port")" > "$T/c2.log" 2>&1 || rc=$?
+check '[ "$rc" = 1 ] && grep -q "metrics_listen: cannot listen" "$T/c2.log" && [ ! -e "$T/c.db" ]' \
+  "a metrics port in use did not exit 1 before opening the store (exit $rc)"
 
 echo "$pass passed, $fail failed"
 [ "$fail" = 0 ]
