@@ -47,48 +47,32 @@ static int print_message(void *arg, const store_message_row_t *r)
     char ts[32];
     time_format_us(r->m.sent_at * 1000000, ts);
     if (c->jsonl) {
-        bool first = true;
-        buf_putc(b, '{');
-        json_key(b, &first, "id");
-        buf_printf(b, "%llu", (unsigned long long)r->m.id);
-        json_key(b, &first, "account");
-        buf_printf(b, "%llu", (unsigned long long)r->m.account);
-        json_key(b, &first, "campaign");
-        json_str(b, r->campaign_name);
-        json_key(b, &first, "message_id");
-        json_str(b, r->m.message_id_hdr);
-        json_key(b, &first, "recipient_domain");
-        json_str(b, r->m.recipient_domain);
-        json_key(b, &first, "recipient_count");
-        buf_printf(b, "%u", r->m.recipient_count);
-        json_key(b, &first, "sent_at");
-        json_cstr(b, ts);
-        json_key(b, &first, "sent_at_unix");
-        buf_printf(b, "%lld", (long long)r->m.sent_at);
-        json_key(b, &first, "link_count");
-        buf_printf(b, "%u", r->m.link_count);
-        json_key(b, &first, "provider");
-        json_cstr(b, token_provider_name(r->m.provider));
         report_view_t v = view_of(c, r->m.account);
         const store_view_status_t *vs = v == REPORT_VIEW_ALL ? &r->all : &r->human;
         const store_view_status_t *os = v == REPORT_VIEW_ALL ? &r->human : &r->all;
-        json_key(b, &first, "view");
-        json_cstr(b, report_view_name(v));
-        json_key(b, &first, "opened");
-        buf_puts(b, vs->opened ? "true" : "false");
-        json_key(b, &first, "clicked");
-        buf_puts(b, vs->clicked ? "true" : "false");
-        json_time(b, &first, "first_open_at", vs->first_open_us);
-        json_time(b, &first, "first_click_at", vs->first_click_us);
-        json_key(b, &first, "opens");
-        buf_printf(b, "%u", vs->opens);
-        json_key(b, &first, "clicks");
-        buf_printf(b, "%u", vs->clicks);
-        json_key(b, &first, "other_view");
-        buf_printf(b, "{\"view\":\"%s\",\"opened\":%s,\"clicked\":%s}",
-                   report_view_name(v == REPORT_VIEW_ALL ? REPORT_VIEW_PEOPLE : REPORT_VIEW_ALL),
-                   os->opened ? "true" : "false", os->clicked ? "true" : "false");
-        buf_puts(b, "}\n");
+        report_message_t m = {
+            .id = r->m.id,
+            .account = r->m.account,
+            .campaign = r->campaign_name,
+            .message_id_hdr = r->m.message_id_hdr,
+            .recipient_domain = r->m.recipient_domain,
+            .recipient_hash = r->m.recipient_hash,
+            .recipient_addr = r->m.recipient_addr,
+            .recipient_count = r->m.recipient_count,
+            .link_count = r->m.link_count,
+            .sent_at = r->m.sent_at,
+            .provider = r->m.provider,
+            .opened = vs->opened,
+            .clicked = vs->clicked,
+            .first_open_us = vs->first_open_us,
+            .first_click_us = vs->first_click_us,
+            .opens = vs->opens,
+            .clicks = vs->clicks,
+            .other_opened = os->opened,
+            .other_clicked = os->clicked,
+        };
+        report_message_json(&m, v, b);
+        buf_putc(b, '\n');
     } else {
         report_view_t v = view_of(c, r->m.account);
         const store_view_status_t *vs = v == REPORT_VIEW_ALL ? &r->all : &r->human;

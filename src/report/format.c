@@ -479,17 +479,24 @@ void report_message_json(const report_message_t *m, report_view_t view, buf_t *b
     bool f = true;
     buf_putc(b, '{');
     jnum(b, &f, "id", m->id);
+    jnum(b, &f, "account", m->account);
+    json_key(b, &f, "campaign");
+    json_str(b, m->campaign);
     json_key(b, &f, "message_id");
-    json_cstr(b, m->message_id_hdr ? m->message_id_hdr : "");
+    json_str(b, m->message_id_hdr);
     json_key(b, &f, "recipient_domain");
-    json_cstr(b, m->recipient_domain ? m->recipient_domain : "");
+    json_str(b, m->recipient_domain);
+    jnum(b, &f, "recipient_count", m->recipient_count);
     json_key(b, &f, "recipient_hash");
-    json_cstr(b, m->recipient_hash ? m->recipient_hash : "");
-    if (m->recipient_addr) {
+    json_str(b, m->recipient_hash);
+    if (m->recipient_addr.len) {
         json_key(b, &f, "recipient");
-        json_cstr(b, m->recipient_addr);
+        json_str(b, m->recipient_addr);
     }
     json_time(b, &f, "sent_at", m->sent_at * 1000000);
+    json_key(b, &f, "sent_at_unix");
+    buf_printf(b, "%lld", (long long)m->sent_at);
+    jnum(b, &f, "link_count", m->link_count);
     json_key(b, &f, "provider");
     json_cstr(b, token_provider_name(m->provider));
     json_key(b, &f, "view");

@@ -7,20 +7,30 @@
 
 #include "report/report.h"
 
+static slice_t column_slice(sqlite3_stmt *st, int col)
+{
+    const char *p = (const char *)sqlite3_column_text(st, col);
+    return p ? slice_make(p, (size_t)sqlite3_column_bytes(st, col)) : SLICE_NULL;
+}
+
 int report_messages(sqlite3 *db, uint64_t campaign_id, report_view_t view, uint64_t after_id,
                     uint64_t limit, report_message_cb cb, void *arg)
 {
     static const char *const sql[2] = {
         [REPORT_VIEW_PEOPLE] =
-            "SELECT id, message_id_hdr, recipient_domain, recipient_hash, recipient_addr,"
+            "SELECT m.id, message_id_hdr, recipient_domain, recipient_hash, recipient_addr,"
             " sent_at, provider, hum_opened, hum_clicked, hum_first_open_us, hum_first_click_us,"
-            " hum_opens, hum_clicks, all_opened, all_clicked"
-            " FROM messages WHERE campaign = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+            " hum_opens, hum_clicks, all_opened, all_clicked, m.account, c.name,"
+            " recipient_count, link_count"
+            " FROM messages m JOIN campaigns c ON c.id = m.campaign"
+            " WHERE m.campaign = ?1 AND m.id > ?2 ORDER BY m.id LIMIT ?3",
         [REPORT_VIEW_ALL] =
-            "SELECT id, message_id_hdr, recipient_domain, recipient_hash, recipient_addr,"
+            "SELECT m.id, message_id_hdr, recipient_domain, recipient_hash, recipient_addr,"
             " sent_at, provider, all_opened, all_clicked, all_first_open_us, all_first_click_us,"
-            " all_opens, all_clicks, hum_opened, hum_clicked"
-            " FROM messages WHERE campaign = ?1 AND id > ?2 ORDER BY id LIMIT ?3",
+            " all_opens, all_clicks, hum_opened, hum_clicked, m.account, c.name,"
+            " recipient_count, link_count"
+            " FROM messages m JOIN campaigns c ON c.id = m.campaign"
+            " WHERE m.campaign = ?1 AND m.id > ?2 ORDER BY m.id LIMIT ?3",
     };
     sqlite3_stmt *st;
     if (sqlite3_prepare_v2(db, sql[view == REPORT_VIEW_ALL], -1, &st, NULL) != SQLITE_OK) {
@@ -35,11 +45,10 @@ int report_messages(sqlite3 *db, uint64_t campaign_id, report_view_t view, uint6
         report_message_t m;
         memset(&m, 0, sizeof(m));
         m.id = (uint64_t)sqlite3_column_int64(st, 0);
-        m.message_id_hdr = (const char *)sqlite3_column_text(st, 1);
-        m.recipient_domain = (const char *)sqlite3_column_text(st, 2);
-        m.recipient_hash = (const char *)sqlite3_column_text(st, 3);
-        m.recipient_addr = (const char *)sqlite3_column_text(st, 4);
-        if (m.recipient_addr && !m.recipient_addr[0]) m.recipient_addr = NULL;
+        m.message_id_hdr = column_slice(st, 1);
+        m.recipient_domain = column_slice(st, 2);
+        m.recipient_hash = column_slice(st, 3);
+        m.recipient_addr = column_slice(st, 4);
         m.sent_at = sqlite3_column_int64(st, 5);
         m.provider = (unsigned)sqlite3_column_int64(st, 6);
         m.opened = sqlite3_column_int64(st, 7) != 0;
@@ -50,6 +59,10 @@ int report_messages(sqlite3 *db, uint64_t campaign_id, report_view_t view, uint6
         m.clicks = (uint64_t)sqlite3_column_int64(st, 12);
         m.other_opened = sqlite3_column_int64(st, 13) != 0;
         m.other_clicked = sqlite3_column_int64(st, 14) != 0;
+        m.account = (uint64_t)sqlite3_column_int64(st, 15);
+        m.campaign = column_slice(st, 16);
+        m.recipient_count = (uint32_t)sqlite3_column_int64(st, 17);
+        m.link_count = (uint32_t)sqlite3_column_int64(st, 18);
         rc = cb(arg, &m);
         if (rc) break;
     }

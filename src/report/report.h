@@ -167,11 +167,14 @@ void report_stats_table_side_by_side(const report_stats_t *people, const report_
 
 typedef struct {
     uint64_t id;
-    const char *message_id_hdr;
-    const char *recipient_domain;
-    const char *recipient_hash;
-    const char *recipient_addr; /* NULL unless the account keeps addresses */
-    int64_t sent_at;
+    uint64_t account;
+    slice_t campaign; /* its name */
+    slice_t message_id_hdr;
+    slice_t recipient_domain;
+    slice_t recipient_hash;
+    slice_t recipient_addr; /* empty unless the account keeps addresses */
+    uint32_t recipient_count, link_count;
+    int64_t sent_at; /* UNIX seconds */
     unsigned provider;
     bool opened, clicked; /* in the view asked for */
     int64_t first_open_us, first_click_us;
@@ -187,7 +190,8 @@ typedef int (*report_message_cb)(void *arg, const report_message_t *m);
  * returned. */
 int report_messages(sqlite3 *db, uint64_t campaign_id, report_view_t view, uint64_t after_id,
                     uint64_t limit, report_message_cb cb, void *arg);
-/* One message as a JSON object, with the view's field names (docs/api.md). */
+/* One message as a JSON object, with the view's field names (docs/api.md); the API's
+ * message list and `trueopen messages --format jsonl` both write it. */
 void report_message_json(const report_message_t *m, report_view_t view, buf_t *out);
 
 /* ---- campaigns list output -------------------------------------------------------- */

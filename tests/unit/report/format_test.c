@@ -118,8 +118,13 @@ static void test_campaigns_and_message(void)
     json_decref(j);
     buf_reset(&b);
     report_message_t m = {.id = 5,
-                          .message_id_hdr = "<x@y>",
-                          .recipient_domain = "y",
+                          .account = 2,
+                          .campaign = SLICE_LIT("spring"),
+                          .message_id_hdr = SLICE_LIT("<x@y>"),
+                          .recipient_domain = SLICE_LIT("y"),
+                          .recipient_count = 1,
+                          .link_count = 4,
+                          .sent_at = 1764756000,
                           .opened = true,
                           .first_open_us = T0,
                           .opens = 2};
@@ -132,8 +137,19 @@ static void test_campaigns_and_message(void)
         CHECK(json_is_null(json_object_get(j, "first_click_at")));
         CHECK(json_object_get(j, "recipient") == NULL); /* not kept */
         CHECK_STR(json_string_value(json_object_get(j, "view")), "all");
+        CHECK_STR(json_string_value(json_object_get(j, "campaign")), "spring");
+        CHECK_STR(json_string_value(json_object_get(j, "message_id")), "<x@y>");
+        CHECK_INT(json_integer_value(json_object_get(j, "link_count")), 4);
+        CHECK_INT(json_integer_value(json_object_get(j, "sent_at_unix")), 1764756000);
+        CHECK_STR(json_string_value(json_object_get(j, "sent_at")), "2025-12-03T10:00:00.000000Z");
         json_decref(j);
     }
+    buf_reset(&b);
+    m.recipient_addr = SLICE_LIT("a@y");
+    report_message_json(&m, REPORT_VIEW_PEOPLE, &b);
+    j = parse(&b);
+    CHECK(j && json_object_get(j, "recipient") != NULL);
+    json_decref(j);
     buf_clear(&b);
 }
 
