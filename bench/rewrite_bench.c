@@ -78,7 +78,7 @@ int main(int argc, char **argv)
     if (rewrite_opts_from_config(c, &o, err, sizeof(err))) return 1;
     config_free(c);
     rewrite_deps_t d = {.ring = ring,
-                        .sink = {sink_campaign, sink_sent, &next_id},
+                        .sink = {sink_campaign, sink_sent, &next_id, NULL},
                         .clock = &clk,
                         .rand = &rand_system};
     rewrite_t *rw;

@@ -134,11 +134,12 @@ static uint64_t get(rd_t *r, int bytes)
     return v;
 }
 
-static slice_t get_str(rd_t *r)
+/* Strict: a length past what the encoder writes for the field is damage. */
+static slice_t get_str(rd_t *r, size_t max)
 {
     uint16_t n = (uint16_t)get(r, 2);
     if (r->bad || n == 0xffff) return SLICE_NULL;
-    if (r->end - r->p < n) {
+    if (n > max || r->end - r->p < n) {
         r->bad = true;
         return SLICE_NULL;
     }
@@ -154,7 +155,9 @@ static bool decode(const uint8_t *p, size_t n, http_event_t *ev)
     memset(ev, 0, sizeof(*ev));
     ev->ts_us = (int64_t)get(&r, 8);
     ev->route = (char)get(&r, 1);
-    ev->head = get(&r, 1) != 0;
+    uint64_t head = get(&r, 1);
+    if (head > 1) r.bad = true;
+    ev->head = head == 1;
     ev->tok.version = (uint8_t)get(&r, 1);
     ev->tok.provider = (uint8_t)get(&r, 1);
     ev->tok.key_id = (uint16_t)get(&r, 2);
@@ -164,7 +167,7 @@ static bool decode(const uint8_t *p, size_t n, http_event_t *ev)
     ev->tok.recipient = get(&r, 8);
     ev->tok.link = (uint32_t)get(&r, 4);
     ev->tok.sent_at = (int64_t)get(&r, 8);
-#define GET(field, max) field = get_str(&r);
+#define GET(field, max) field = get_str(&r, TO_MIN((size_t)(max), (size_t)0xfffe));
     SPOOL_STRINGS(GET, ev)
 #undef GET
     return !r.bad && r.p == r.end;
