@@ -17,36 +17,10 @@ static void same(const buf_t *a, const buf_t *b)
     if (a->len != b->len || (a->len && memcmp(a->p, b->p, a->len))) abort();
 }
 
-static void check_decoders(slice_t in)
-{
-    buf_t a = BUF_INIT, b = BUF_INIT;
-    rewrite__qp_map_t ma = {0}, mb = {0};
-    bool oa = rewrite__qp_decode_map(in, &a, &ma);
-    bool ob = ref_qp_decode_map(in, &b, &mb);
-    if (oa != ob) abort();
-    if (oa) {
-        same(&a, &b);
-        if (ma.n != mb.n) abort();
-        for (size_t i = 0; i < ma.n; i++)
-            if (ma.dec[i] != mb.dec[i] || ma.enc[i] != mb.enc[i]) abort();
-    }
-    rewrite__qp_map_clear(&ma);
-    rewrite__qp_map_clear(&mb);
-    buf_reset(&a);
-    buf_reset(&b);
-    bool ea, eb;
-    oa = rewrite__b64_decode(in, &a, &ea);
-    ob = ref_b64_decode(in, &b, &eb);
-    if (oa != ob || ea != eb) abort();
-    if (oa) same(&a, &b);
-    buf_clear(&a);
-    buf_clear(&b);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     slice_t in = slice_make((const char *)data, size);
-    check_decoders(in);
+    if (ref_disagree(in)) abort();
     for (int crlf = 0; crlf < 2; crlf++) {
         /* the encoders: same text as the reference, and back */
         buf_t e = BUF_INIT, r = BUF_INIT, d = BUF_INIT;
@@ -56,11 +30,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         bool eol;
         if (!rewrite__b64_decode(buf_slice(&e), &d, &eol)) abort();
         if (d.len != size || (size && memcmp(d.p, data, size))) abort();
-        check_decoders(buf_slice(&e));
+        if (ref_disagree(buf_slice(&e))) abort();
         /* a damaged copy (one byte of the encoded text replaced) still agrees */
         if (e.len && size) {
             e.p[data[0] % e.len] = (char)data[size - 1];
-            check_decoders(buf_slice(&e));
+            if (ref_disagree(buf_slice(&e))) abort();
         }
         buf_reset(&e);
         buf_reset(&d);
