@@ -16,16 +16,17 @@
 #include <emmintrin.h>
 #endif
 
-/* Hex digit values (either case); -1 for anything else. */
-static const int8_t hexv[256] = {
-    ['0'] = 0,  ['1'] = 1,  ['2'] = 2,  ['3'] = 3,  ['4'] = 4,  ['5'] = 5,  ['6'] = 6,  ['7'] = 7,
-    ['8'] = 8,  ['9'] = 9,  ['A'] = 10, ['B'] = 11, ['C'] = 12, ['D'] = 13, ['E'] = 14, ['F'] = 15,
-    ['a'] = 10, ['b'] = 11, ['c'] = 12, ['d'] = 13, ['e'] = 14, ['f'] = 15,
+/* Hex digit values plus one (either case); 0 for anything else. */
+static const uint8_t hex1[256] = {
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+    ['8'] = 9,  ['9'] = 10, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+    ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
 };
 
+/* The digit's value, or -1. */
 static inline int hexval(unsigned char c)
 {
-    return c == '0' || hexv[c] ? hexv[c] : -1;
+    return (int)hex1[c] - 1;
 }
 
 static void map_add(rewrite__qp_map_t *m, size_t dec, size_t enc)

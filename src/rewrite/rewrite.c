@@ -52,9 +52,8 @@ struct rewrite {
     rewrite_opts_t o;
     rewrite_deps_t d;
     char track_host[256];
-    size_t track_len;  /* strlen(o.tracking_url) */
-    char **skip_lower; /* o.skip_patterns, lowercased */
-    size_t *skip_len;
+    size_t track_len;         /* strlen(o.tracking_url) */
+    size_t *skip_len;         /* of o.skip_patterns (lowercase) */
     uint64_t skip_first[256]; /* bit i: pattern i (of the first 64) starts with this byte */
     uint8_t hash_key[32];
     _Atomic uint64_t by_status[REWRITE__STATUS_COUNT];
@@ -221,13 +220,12 @@ int rewrite_new(rewrite_opts_t *opts, const rewrite_deps_t *deps, rewrite_t **ou
     memcpy(rw->hash_key, key, sizeof(key));
     sodium_memzero(key, sizeof(key));
     rw->track_len = strlen(rw->o.tracking_url);
-    rw->skip_lower = xcalloc(rw->o.nskip ? rw->o.nskip : 1, sizeof(char *));
     rw->skip_len = xcalloc(rw->o.nskip ? rw->o.nskip : 1, sizeof(size_t));
     for (size_t i = 0; i < rw->o.nskip; i++) {
-        rw->skip_lower[i] = xstrdup(rw->o.skip_patterns[i]);
-        for (char *c = rw->skip_lower[i]; *c; c++) *c = (char)tolower((unsigned char)*c);
-        rw->skip_len[i] = strlen(rw->skip_lower[i]);
-        if (i < 64) rw->skip_first[(unsigned char)rw->skip_lower[i][0]] |= 1ull << i;
+        char *pat = rw->o.skip_patterns[i];
+        for (char *c = pat; *c; c++) *c = (char)tolower((unsigned char)*c); /* as matched */
+        rw->skip_len[i] = strlen(pat);
+        if (i < 64) rw->skip_first[(unsigned char)pat[0]] |= 1ull << i;
     }
     slice_t h = url_host(slice_cstr(rw->o.tracking_url), NULL);
     size_t n = TO_MIN(h.len, sizeof(rw->track_host) - 1);
@@ -239,8 +237,6 @@ int rewrite_new(rewrite_opts_t *opts, const rewrite_deps_t *deps, rewrite_t **ou
 void rewrite_free(rewrite_t *rw)
 {
     if (!rw) return;
-    for (size_t i = 0; i < rw->o.nskip; i++) free(rw->skip_lower[i]);
-    free(rw->skip_lower);
     free(rw->skip_len);
     rewrite_opts_clear(&rw->o);
     sodium_memzero(rw->hash_key, sizeof(rw->hash_key));
@@ -403,12 +399,12 @@ static bool skip_url(plan_t *pl, slice_t u)
             for (uint64_t m = rw->skip_first[(unsigned char)low[at]]; m; m &= m - 1) {
                 size_t i = (size_t)__builtin_ctzll(m);
                 if (rw->skip_len[i] <= u.len - at &&
-                    memcmp(low + at, rw->skip_lower[i], rw->skip_len[i]) == 0)
+                    memcmp(low + at, rw->o.skip_patterns[i], rw->skip_len[i]) == 0)
                     return true;
             }
         }
         for (size_t i = 64; i < rw->o.nskip; i++)
-            if (memmem(low, u.len, rw->skip_lower[i], rw->skip_len[i])) return true;
+            if (memmem(low, u.len, rw->o.skip_patterns[i], rw->skip_len[i])) return true;
     }
     return false;
 }
@@ -674,19 +670,16 @@ static void plan_text(plan_t *pl, part_plan_t *pp)
 
 /* ---- emitting ---------------------------------------------------------------------- */
 
-typedef struct {
-    token_fields_t f;
-} sealer_t;
-
-static void seal(rewrite_t *rw, sealer_t *s, uint32_t link, slice_t url, buf_t *out)
+/* Seals the message's token fields f for one link straight into out. */
+static void seal(rewrite_t *rw, token_fields_t *f, uint32_t link, slice_t url, buf_t *out)
 {
-    s->f.link = link;
-    s->f.url = url;
-    if (token_seal(rw->d.ring, &s->f, rw->d.rand, out) != 0)
+    f->link = link;
+    f->url = url;
+    if (token_seal(rw->d.ring, f, rw->d.rand, out) != 0)
         log_panic("token_seal failed on a planned link"); /* sizes are checked in planning */
 }
 
-static void emit_block(rewrite_t *rw, sealer_t *s, const edit_t *e, bool crlf, buf_t *out)
+static void emit_block(rewrite_t *rw, token_fields_t *tf, const edit_t *e, bool crlf, buf_t *out)
 {
     const char *eol = crlf ? "\r\n" : "\n";
     if (e->eol_around) buf_puts(out, eol);
@@ -698,7 +691,7 @@ static void emit_block(rewrite_t *rw, sealer_t *s, const edit_t *e, bool crlf, b
         buf_puts(out, "<a href=\"");
         buf_puts(out, rw->o.tracking_url);
         buf_puts(out, "/h/");
-        seal(rw, s, TOKEN_LINK_HONEYPOT, SLICE_NULL, out);
+        seal(rw, tf, TOKEN_LINK_HONEYPOT, SLICE_NULL, out);
         buf_puts(out, "\" tabindex=\"-1\" aria-hidden=\"true\" style=\"display:none!important;"
                       "mso-hide:all;visibility:hidden;opacity:0;font-size:0;line-height:0;"
                       "max-height:0;max-width:0;overflow:hidden\"></a>");
@@ -707,7 +700,7 @@ static void emit_block(rewrite_t *rw, sealer_t *s, const edit_t *e, bool crlf, b
         buf_puts(out, "<img src=\"");
         buf_puts(out, rw->o.tracking_url);
         buf_puts(out, "/o/");
-        seal(rw, s, 0, SLICE_NULL, out);
+        seal(rw, tf, 0, SLICE_NULL, out);
         buf_puts(out, "\" width=\"1\" height=\"1\" alt=\"\" border=\"0\" style=\"display:block;"
                       "width:1px;height:1px;border:0;margin:0;padding:0\">");
     }
@@ -716,7 +709,7 @@ static void emit_block(rewrite_t *rw, sealer_t *s, const edit_t *e, bool crlf, b
 
 /* Appends text[from, to) with the edits starting in it applied; *ei advances. Returns
  * where the text continues (past the last edit's replaced range). */
-static size_t apply_edits(plan_t *pl, part_plan_t *pp, sealer_t *s, size_t from, size_t to,
+static size_t apply_edits(plan_t *pl, part_plan_t *pp, token_fields_t *tf, size_t from, size_t to,
                           bool last, size_t *ei, buf_t *out)
 {
     rewrite_t *rw = pl->rw;
@@ -728,16 +721,16 @@ static size_t apply_edits(plan_t *pl, part_plan_t *pp, sealer_t *s, size_t from,
         if (e->kind == ED_CLICK) {
             buf_puts(out, rw->o.tracking_url);
             buf_puts(out, "/c/");
-            seal(rw, s, e->link, slice_make(pl->urls.p + e->url_off, e->url_len), out);
+            seal(rw, tf, e->link, slice_make(pl->urls.p + e->url_off, e->url_len), out);
         } else {
-            emit_block(rw, s, e, l->crlf, out);
+            emit_block(rw, tf, e, l->crlf, out);
         }
         pos = e->off + e->len;
     }
     return pos;
 }
 
-static void emit_part(plan_t *pl, part_plan_t *pp, sealer_t *s, buf_t *out)
+static void emit_part(plan_t *pl, part_plan_t *pp, token_fields_t *tf, buf_t *out)
 {
     const rewrite__leaf_t *l = &pl->mime.leaves[pp->leaf];
     size_t ei = 0;
@@ -773,7 +766,7 @@ static void emit_part(plan_t *pl, part_plan_t *pp, sealer_t *s, buf_t *out)
                 buf_reset(&line);
                 size_t pos = dstart;
                 for (;;) {
-                    pos = apply_edits(pl, pp, s, pos, dend, last, &ei, &line);
+                    pos = apply_edits(pl, pp, tf, pos, dend, last, &ei, &line);
                     if (pos <= dend || last) break;
                     /* a replaced value ran past the line: take in the next line(s) */
                     while (k + 1 < pp->qp.n && pp->qp.dec[k] < pos) k++;
@@ -795,7 +788,7 @@ static void emit_part(plan_t *pl, part_plan_t *pp, sealer_t *s, buf_t *out)
     bool direct = l->enc != REWRITE__ENC_QP && l->enc != REWRITE__ENC_BASE64;
     buf_t *t = direct ? out : &text;
     buf_reserve(t, pp->text.len + pp->ned * 160);
-    size_t pos = apply_edits(pl, pp, s, 0, pp->text.len, true, &ei, t);
+    size_t pos = apply_edits(pl, pp, tf, 0, pp->text.len, true, &ei, t);
     buf_append(t, pp->text.p + pos, pp->text.len - pos);
     if (l->enc == REWRITE__ENC_QP)
         rewrite__qp_encode(buf_slice(&text), l->crlf, out);
@@ -1038,13 +1031,12 @@ int rewrite_message(rewrite_t *rw, slice_t msg, const rewrite_env_t *env, buf_t 
     }
 
     /* Seal and emit. */
-    sealer_t s = {0};
-    s.f.account = account;
-    s.f.campaign = sent.campaign;
-    s.f.message = msg_id;
-    s.f.recipient = one_rcpt ? msg_id : 0;
-    s.f.sent_at = sent.sent_at;
-    s.f.provider = sent.provider;
+    token_fields_t tf = {.account = account,
+                         .campaign = sent.campaign,
+                         .message = msg_id,
+                         .recipient = one_rcpt ? msg_id : 0,
+                         .sent_at = sent.sent_at,
+                         .provider = sent.provider};
     buf_clear(&addrs);
     buf_clear(&hash);
     buf_reserve(out, msg.len + msg.len / 4 + 1024);
@@ -1053,7 +1045,7 @@ int rewrite_message(rewrite_t *rw, slice_t msg, const rewrite_env_t *env, buf_t 
         part_plan_t *pp = &pl.parts[i];
         const rewrite__leaf_t *l = &pl.mime.leaves[pp->leaf];
         buf_append(out, msg.p + pos, l->body_start - pos);
-        emit_part(&pl, pp, &s, out);
+        emit_part(&pl, pp, &tf, out);
         pos = l->body_end;
     }
     buf_append(out, msg.p + pos, msg.len - pos);
