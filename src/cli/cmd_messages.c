@@ -44,11 +44,9 @@ static int print_message(void *arg, const store_message_row_t *r)
     msgs_ctx_t *c = arg;
     buf_t *b = &c->out;
     buf_reset(b);
-    char ts[32];
-    time_format_us(r->m.sent_at * 1000000, ts);
+    report_view_t v = view_of(c, r->m.account);
+    const store_view_status_t *vs = v == REPORT_VIEW_ALL ? &r->all : &r->human;
     if (c->jsonl) {
-        report_view_t v = view_of(c, r->m.account);
-        const store_view_status_t *vs = v == REPORT_VIEW_ALL ? &r->all : &r->human;
         const store_view_status_t *os = v == REPORT_VIEW_ALL ? &r->human : &r->all;
         report_message_t m = {
             .id = r->m.id,
@@ -74,9 +72,8 @@ static int print_message(void *arg, const store_message_row_t *r)
         report_message_json(&m, v, b);
         buf_putc(b, '\n');
     } else {
-        report_view_t v = view_of(c, r->m.account);
-        const store_view_status_t *vs = v == REPORT_VIEW_ALL ? &r->all : &r->human;
-        char fo[32] = "-";
+        char ts[32], fo[32] = "-";
+        time_format_us(r->m.sent_at * 1000000, ts);
         if (vs->first_open_us) time_format_us(vs->first_open_us, fo);
         buf_printf(b,
                    "%-8llu %-20.*s %-40.*s %-24.*s %-20.19s %5u %-6s %-6s %-6s %-20.19s %5u %6u\n",
