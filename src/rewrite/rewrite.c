@@ -397,9 +397,10 @@ static bool skip_url(plan_t *pl, slice_t u)
         /* one pass for the first 64 patterns: at each byte, only those starting with it */
         for (size_t at = 0; at < u.len; at++) {
             for (uint64_t m = rw->skip_first[(unsigned char)low[at]]; m; m &= m - 1) {
-                size_t i = (size_t)__builtin_ctzll(m);
-                if (rw->skip_len[i] <= u.len - at &&
-                    memcmp(low + at, rw->o.skip_patterns[i], rw->skip_len[i]) == 0)
+                size_t i = (size_t)__builtin_ctzll(m), n = rw->skip_len[i];
+                const char *pat = rw->o.skip_patterns[i];
+                if (n <= u.len - at && (n == 1 || low[at + 1] == pat[1]) &&
+                    memcmp(low + at, pat, n) == 0)
                     return true;
             }
         }

@@ -375,6 +375,51 @@ static void test_bad_options(void)
     rwf_clear(&f);
 }
 
+/* Configured skip patterns: matched in any case, whatever case the configuration wrote,
+ * and past the 64 that the one-pass search indexes by their first byte. */
+static void test_skip_patterns(void)
+{
+    const char *sets[2 * 72 + 1];
+    char fill[70][8];
+    size_t k = 0;
+    sets[k++] = "skip_link_pattern";
+    sets[k++] = "NoTrack"; /* the first pattern */
+    for (int i = 0; i < 68; i++) {
+        snprintf(fill[i], sizeof(fill[i]), "zz%02d", i);
+        sets[k++] = "skip_link_pattern";
+        sets[k++] = fill[i];
+    }
+    sets[k++] = "skip_link_pattern";
+    sets[k++] = "Opt-In"; /* the 70th: past the indexed ones */
+    sets[k++] = "skip_link_pattern";
+    sets[k++] = "~"; /* one byte */
+    sets[k] = NULL;
+    rwf_t f;
+    CHECK_INT(rwf_init(&f, NULL, sets), 0);
+    static const char msg[] = "From: a@example.com\r\nMessage-ID: <skip@example.com>\r\n"
+                              "Content-Type: text/html\r\n\r\n<html><body>"
+                              "<a href=\"https://clinic.example/NOTRACK/1\">a</a>"
+                              "<a href=\"https://clinic.example/opt-in?id=2\">b</a>"
+                              "<a href=\"https://clinic.example/~box\">c</a>"
+                              "<a href=\"https://clinic.example/zz6\">d</a>"
+                              "<a href=\"https://clinic.example/kept/zz67\">e</a>"
+                              "</body></html>\r\n";
+    buf_t out = BUF_INIT;
+    rewrite_result_t res;
+    slice_t one = SLICE_LIT("b@example.org");
+    rewrite_env_t env = {.rcpt = &one, .nrcpt = 1};
+    CHECK_INT(rewrite_message(f.rw, slice_make(msg, strlen(msg)), &env, &out, &res), 0);
+    CHECK(res.changed);
+    /* NOTRACK, opt-in, ~box and zz67 are skipped; only /zz6 is wrapped */
+    CHECK_INT(res.links, 1);
+    CHECK_INT(res.links_skipped, 4);
+    CHECK(strstr(buf_cstr(&out), "href=\"https://clinic.example/NOTRACK/1\"") != NULL);
+    CHECK(strstr(buf_cstr(&out), "href=\"https://clinic.example/opt-in?id=2\"") != NULL);
+    CHECK(strstr(buf_cstr(&out), "https://clinic.example/zz6\"") == NULL);
+    buf_clear(&out);
+    rwf_clear(&f);
+}
+
 int main(void)
 {
     log_set_level(LOG_ERROR);
@@ -384,5 +429,6 @@ int main(void)
     test_account_settings();
     test_fail_open();
     test_bad_options();
+    test_skip_patterns();
     return test_done();
 }
