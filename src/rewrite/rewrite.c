@@ -768,13 +768,19 @@ static void emit_part(plan_t *pl, part_plan_t *pp, token_fields_t *tf, buf_t *ou
                 size_t pos = dstart;
                 for (;;) {
                     pos = apply_edits(pl, pp, tf, pos, dend, last, &ei, &line);
-                    if (pos <= dend || last) break;
-                    /* a replaced value ran past the line: take in the next line(s) */
-                    while (k + 1 < pp->qp.n && pp->qp.dec[k] < pos) k++;
-                    last = k + 1 == pp->qp.n;
+                    if (pos < dend) {
+                        buf_append(&line, pp->text.p + pos, dend - pos);
+                        pos = dend;
+                    }
+                    /* The segment must end with a line break of the input, so the lines
+                     * copied after it start a line of their own. A replaced value may have
+                     * run past this line, or ended just at its end and so taken its break
+                     * away: take in the next line(s). */
+                    if (last || (pos == dend && line.len && line.p[line.len - 1] == '\n')) break;
+                    while (k + 1 < n && pp->qp.dec[k] <= pos) k++;
+                    last = k + 1 == n;
                     dend = pp->qp.dec[k];
                 }
-                if (pos < dend) buf_append(&line, pp->text.p + pos, dend - pos);
                 rewrite__qp_encode(buf_slice(&line), l->crlf, out);
             } else {
                 buf_append(out, enc.p + estart, pp->qp.enc[k] - estart);
