@@ -658,9 +658,12 @@ static void plan_text(plan_t *pl, part_plan_t *pp)
         pos = s + 4;
         slice_t rest = slice_make(t.p + s, t.len - s);
         if (!slice_casestarts(rest, "http://") && !slice_casestarts(rest, "https://")) continue;
-        if (s > 0 && isalnum((unsigned char)t.p[s - 1])) continue; /* inside a word */
         size_t e = s;
         while (e < t.len && url_char((unsigned char)t.p[e])) e++;
+        if (s > 0 && isalnum((unsigned char)t.p[s - 1])) { /* inside a word */
+            pos = e;                                       /* and so is any URL further in it */
+            continue;
+        }
         while (e > s && strchr(".,;:!?)]}", t.p[e - 1])) e--; /* sentence punctuation */
         pos = e;
         slice_t u = slice_make(t.p + s, e - s);
