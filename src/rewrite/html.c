@@ -28,11 +28,6 @@ void rewrite_html_init(rewrite_html_t *h, slice_t text)
     h->raw_start = SIZE_MAX;
 }
 
-bool rewrite_html_is(slice_t name, const char *lower)
-{
-    return slice_caseeq_cstr(name, lower);
-}
-
 /* Case-insensitive search for needle (lowercase, starting with a non-letter) in
  * [from, len). */
 static size_t find_ci(const char *p, size_t len, size_t from, const char *needle)

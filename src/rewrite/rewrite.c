@@ -518,24 +518,12 @@ static bool optout_attr(rewrite_t *rw, const rewrite_html_tag_t *t)
     return false;
 }
 
-/* Is n the lowercase name lower (letters only, of length len), in any case? Length first: most tags
- * and attributes are not the ones wanted. */
-static inline bool name_is(slice_t n, const char *lower, size_t len)
-{
-    if (n.len != len) return false;
-    for (size_t i = 0; i < len; i++)
-        if ((n.p[i] | 0x20) != lower[i]) return false;
-    return true;
-}
-#define NAME_IS(n, lit) name_is((n), lit, sizeof(lit) - 1)
-
-static const rewrite_html_attr_t *attr(const rewrite_html_tag_t *t, const char *name, size_t len)
+static const rewrite_html_attr_t *attr(const rewrite_html_tag_t *t, const char *name)
 {
     for (size_t i = 0; i < t->nattrs; i++)
-        if (name_is(t->attrs[i].name, name, len)) return &t->attrs[i];
+        if (rewrite_html_is(t->attrs[i].name, name)) return &t->attrs[i];
     return NULL;
 }
-#define ATTR(t, lit) attr((t), lit, sizeof(lit) - 1)
 
 /* Is a raw attribute value a URL on the tracking host under /<kind>/? */
 static bool tracked_kind(rewrite_t *rw, slice_t raw, char kind, buf_t *tmp)
@@ -567,12 +555,12 @@ static void plan_html(plan_t *pl, part_plan_t *pp)
     rewrite_html_init(&h, pp->text);
     while (rewrite_html_next(&h, t)) {
         if (t->end) {
-            if (NAME_IS(t->name, "body")) body_close = t->start;
+            if (rewrite_html_is(t->name, "body")) body_close = t->start;
             continue;
         }
-        bool is_a = NAME_IS(t->name, "a");
-        if (is_a || NAME_IS(t->name, "area")) {
-            const rewrite_html_attr_t *href = ATTR(t, "href");
+        bool is_a = rewrite_html_is(t->name, "a");
+        if (is_a || rewrite_html_is(t->name, "area")) {
+            const rewrite_html_attr_t *href = attr(t, "href");
             if (!href || !href->has_value) continue;
             if (is_a && tracked_kind(rw, href->value, 'h', &tmp)) has_honeypot = true;
             if (nc == capc) {
@@ -580,11 +568,11 @@ static void plan_html(plan_t *pl, part_plan_t *pp)
                 c = xrealloc(c, xmul(capc, sizeof(*c)));
             }
             c[nc++] = (cand_t){href->value_off, href->value.len, href->value, optout_attr(rw, t)};
-        } else if (NAME_IS(t->name, "img")) {
-            const rewrite_html_attr_t *src = ATTR(t, "src");
+        } else if (rewrite_html_is(t->name, "img")) {
+            const rewrite_html_attr_t *src = attr(t, "src");
             if (src && tracked_kind(rw, src->value, 'o', &tmp)) has_pixel = true;
-        } else if (!base_seen && NAME_IS(t->name, "base")) {
-            const rewrite_html_attr_t *href = ATTR(t, "href");
+        } else if (!base_seen && rewrite_html_is(t->name, "base")) {
+            const rewrite_html_attr_t *href = attr(t, "href");
             if (href && href->has_value) {
                 base_seen = true; /* the first base with an href wins */
                 buf_reset(&tmp);

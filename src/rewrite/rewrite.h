@@ -41,6 +41,8 @@
 #include "token/token.h"
 #include "util/util.h"
 
+#include <string.h>
+
 /* RFC 5322 line limit, excluding CRLF. */
 #define REWRITE_LINE_MAX 998
 
@@ -238,8 +240,18 @@ typedef struct {
 void rewrite_html_init(rewrite_html_t *h, slice_t text);
 /* The next tag, or false at the end. */
 bool rewrite_html_next(rewrite_html_t *h, rewrite_html_tag_t *out);
-/* Case-insensitive name test (name given in lowercase). */
-bool rewrite_html_is(slice_t name, const char *lower);
+/* Case-insensitive name test (name given in lowercase). Inline, lengths first: it runs
+ * for every tag and attribute, and with a literal the length is a constant. */
+static inline bool rewrite_html_is(slice_t name, const char *lower)
+{
+    size_t n = strlen(lower);
+    if (name.len != n) return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = name.p[i];
+        if ((c >= 'A' && c <= 'Z' ? (char)(c + 32) : c) != lower[i]) return false;
+    }
+    return true;
+}
 /* Appends v with character references decoded (&amp; &lt; &gt; &quot; &apos; &nbsp;,
  * &#N; &#xH; as UTF-8; unknown references kept as written). */
 void rewrite_html_unescape(slice_t v, buf_t *out);
